@@ -1,0 +1,1 @@
+"""formed: a configuration-driven framework for training JAX/Flax NNX models."""

@@ -1,0 +1,72 @@
+"""The batch shapes that layers accept, as protocols plus concrete pytree classes.
+
+Layers are written against the protocols (`IIDSequenceBatch`, `IAnalyzedTextBatch`), so any
+object with the right attributes works. The data pipeline produces the concrete classes
+(`IDSequenceBatch`, `AnalyzedTextBatch`), which are registered JAX pytrees: they pass through
+`jax.jit`, `nnx.jit` and device sharding like tuples of arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Protocol, runtime_checkable
+
+import jax
+
+
+@runtime_checkable
+class IIDSequenceBatch(Protocol):
+    """Token ids with their padding mask.
+
+    Attributes:
+        ids: int array ``(batch, seq_len)``, or ``(batch, seq_len, char_len)`` for characters.
+        mask: bool array of the same shape; true at real tokens.
+    """
+
+    ids: Any
+    mask: Any
+
+
+@runtime_checkable
+class IAnalyzedTextBatch(Protocol):
+    """A text seen through several analyses, each an `IIDSequenceBatch` or ``None``.
+
+    Attributes:
+        surfaces: word ids ``(batch, seq_len)``.
+        postags: part-of-speech tag ids ``(batch, seq_len)``.
+        characters: character ids ``(batch, seq_len, char_len)``.
+    """
+
+    surfaces: IIDSequenceBatch | None
+    postags: IIDSequenceBatch | None
+    characters: IIDSequenceBatch | None
+
+
+@dataclasses.dataclass(frozen=True)
+class IDSequenceBatch:
+    """Concrete `IIDSequenceBatch`: ``ids`` and ``mask`` arrays of one shape."""
+
+    ids: Any
+    mask: Any
+
+    def __post_init__(self) -> None:
+        ids_shape = getattr(self.ids, "shape", None)
+        mask_shape = getattr(self.mask, "shape", None)
+        # Pytree transforms rebuild the class with placeholder leaves; check only real arrays.
+        if isinstance(ids_shape, tuple) and isinstance(mask_shape, tuple) and ids_shape != mask_shape:
+            raise ValueError(f"ids shape {ids_shape} and mask shape {mask_shape} differ")
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalyzedTextBatch:
+    """Concrete `IAnalyzedTextBatch`; absent analyses are ``None``."""
+
+    surfaces: IDSequenceBatch | None = None
+    postags: IDSequenceBatch | None = None
+    characters: IDSequenceBatch | None = None
+
+
+jax.tree_util.register_dataclass(IDSequenceBatch, data_fields=["ids", "mask"], meta_fields=[])
+jax.tree_util.register_dataclass(
+    AnalyzedTextBatch, data_fields=["surfaces", "postags", "characters"], meta_fields=[]
+)
