@@ -227,10 +227,10 @@ def _build_class_reference(args: tuple[Any, ...], value: Any, path: str) -> Any:
 
 
 def _build_class(cls: type, value: Any, path: str) -> Any:
-    if isinstance(value, cls) and not (isinstance(value, Mapping) and cls not in (dict, object)):
-        return value
     if not isinstance(value, Mapping):
         return _coerce_plain(cls, value, path)
+    if isinstance(value, cls):
+        return value
 
     config = dict(value)
     target = cls
@@ -261,6 +261,16 @@ def _build_class(cls: type, value: Any, path: str) -> Any:
 
 
 def _parameters(cls: type) -> dict[str, inspect.Parameter]:
+    init = getattr(cls, "__init__", object.__init__)
+    if init is not object.__init__:
+        # Read __init__ itself: a metaclass __call__ (e.g. flax.nnx.Module's) hides it from
+        # inspect.signature(cls) behind (*args, **kwargs).
+        try:
+            parameters = list(inspect.signature(init).parameters.values())
+        except (TypeError, ValueError):
+            parameters = None
+        if parameters:
+            return {parameter.name: parameter for parameter in parameters[1:]}
     try:
         signature = inspect.signature(cls)
     except (TypeError, ValueError):
@@ -272,8 +282,18 @@ def _type_hints(cls: type) -> dict[str, Any]:
     init = cls.__init__
     try:
         return typing.get_type_hints(init)
-    except Exception:  # Unresolvable forward references: fall back to the raw annotations.
-        return dict(getattr(init, "__annotations__", {}))
+    except Exception:
+        pass
+    # Some annotation cannot be resolved (e.g. a class local to a function): resolve the others
+    # one by one, and leave that one unchecked.
+    hints: dict[str, Any] = {}
+    namespace = getattr(init, "__globals__", {})
+    for name, annotation in getattr(init, "__annotations__", {}).items():
+        try:
+            hints[name] = eval(annotation, namespace) if isinstance(annotation, str) else annotation  # noqa: S307
+        except Exception:
+            hints[name] = annotation
+    return hints
 
 
 def _construct(cls: type, config: dict[str, Any], path: str) -> Any:
@@ -334,7 +354,9 @@ def _coerce_plain(cls: type, value: Any, path: str) -> Any:
 
 def _is_array_type(cls: type) -> bool:
     module = getattr(cls, "__module__", "")
-    return (module.startswith("jax") and cls.__name__ in ("Array", "ArrayImpl")) or (
+    # jax.Array reports __name__ "jaxlib._jax.Array" in recent jax: compare the last component.
+    name = cls.__name__.rsplit(".", 1)[-1]
+    return (module.startswith("jax") and name in ("Array", "ArrayImpl")) or (
         module == "numpy" and cls.__name__ == "ndarray"
     )
 
