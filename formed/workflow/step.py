@@ -1,0 +1,79 @@
+"""Workflow steps: plain functions registered under a name, with the format of their result.
+
+    @step("data::count_words")
+    def count_words(texts: list[str]) -> dict[str, int]: ...
+
+A workflow config then says ``{"type": "data::count_words", "texts": [...]}``. The function's
+annotations drive `formed.core.from_config`, so arguments can be components built from configs.
+Bump `version` when a step's code changes in a way that makes cached results stale.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from typing import Any, Callable, TypeVar
+
+from formed.core.registrable import unknown_name_message
+from formed.workflow.format import Format
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@dataclasses.dataclass(frozen=True)
+class StepDefinition:
+    """A registered step: its name, function, result format (None: chosen from the result) and
+    version (part of every cache key)."""
+
+    name: str
+    function: Callable[..., Any]
+    format: Format[Any] | None = None
+    version: str = "1"
+    cacheable: bool = True
+
+    @property
+    def signature(self) -> inspect.Signature:
+        return inspect.signature(self.function)
+
+
+_STEPS: dict[str, StepDefinition] = {}
+
+
+def step(
+    name: str,
+    *,
+    format: Format[Any] | None = None,
+    version: str = "1",
+    cacheable: bool = True,
+    exist_ok: bool = False,
+) -> Callable[[_F], _F]:
+    """Registers the decorated function as the workflow step `name`.
+
+    Raises:
+        ValueError: if another function is already registered under `name`.
+    """
+
+    def decorator(function: _F) -> _F:
+        existing = _STEPS.get(name)
+        if existing is not None and existing.function is not function and not exist_ok:
+            raise ValueError(f"a workflow step named {name!r} already exists ({existing.function.__module__}.{existing.function.__qualname__})")
+        _STEPS[name] = StepDefinition(name, function, format, version, cacheable)
+        return function
+
+    return decorator
+
+
+def get_step(name: str) -> StepDefinition:
+    """The step registered as `name`.
+
+    Raises:
+        KeyError: naming the closest registered step.
+    """
+    if name not in _STEPS:
+        raise KeyError(unknown_name_message(name, list(_STEPS)))
+    return _STEPS[name]
+
+
+def list_steps() -> list[str]:
+    """Names of every registered step."""
+    return sorted(_STEPS)
