@@ -309,7 +309,7 @@ class _TransformerLayer(nnx.Module):
         rngs: nnx.Rngs,
     ) -> None:
         self.attention = nnx.MultiHeadAttention(
-            num_heads, features, features, features, dropout_rate=dropout, decode=False, rngs=rngs
+            num_heads, features, features, features, dropout_rate=dropout, deterministic=False, decode=False, rngs=rngs
         )
         self.hidden = nnx.Linear(features, feedforward_features, rngs=rngs)
         self.output = nnx.Linear(feedforward_features, features, rngs=rngs)

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from formed.core import resolve_rngs
+from formed.core import Registrable, resolve_rngs
 from formed.core.random import RngsLike
 
 ResidualConnection = Literal["none", "dense"]
@@ -66,8 +66,11 @@ class Block(nnx.Module):
         return h
 
 
-class FeedForward(nnx.Module):
+class FeedForward(nnx.Module, Registrable):
     """A stack of `Block` layers of width `features`, mapping ``(..., features)`` to the same shape.
+
+    Registered as ``"feedforward"`` (and the default), so a config may give ``{"type": "feedforward"}``
+    or leave the type out.
 
     Args:
         features: width of the input, of every layer and of the output.
@@ -84,6 +87,8 @@ class FeedForward(nnx.Module):
         ffn = FeedForward(features=64, num_layers=3, dropout=0.1, rngs=0)
         y = ffn(jnp.ones((2, 5, 64)))  # (2, 5, 64)
     """
+
+    default_implementation = "feedforward"
 
     def __init__(
         self,
@@ -123,3 +128,6 @@ class FeedForward(nnx.Module):
 
     def get_output_dim(self) -> int:
         return self.features
+
+
+FeedForward.register("feedforward")(FeedForward)
