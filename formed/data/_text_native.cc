@@ -33,17 +33,23 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Character classes and lower-casing.
 
-constexpr uint8_t kUpperFlag = 4;  // set next to the class in the ASCII table for 'A'..'Z'
+// What the tokenizer needs to know about one byte: the class of an ASCII byte, a flag for the
+// upper-case ASCII letters (they need lowering), and a mark for the bytes of non-ASCII code points.
+constexpr uint8_t kUpperFlag = 4;
+constexpr uint8_t kNonAscii = 8;
+constexpr uint8_t kNotAsciiWord = 1 | 2 | kNonAscii;  // (info & this) == 0: an ASCII word byte
 
 struct ClassTables {
-  uint8_t ascii[128];    // class | kUpperFlag
+  uint8_t bytes[256];    // class | kUpperFlag, or kNonAscii
   uint8_t bmp[0x10000];  // class of every code point below U+10000
   ClassTables() {
     std::memset(bmp, fu::kWord, sizeof(bmp));
     for (const auto& range : fu::kClassRanges) {
       for (uint32_t cp = range.first; cp <= range.last && cp < 0x10000; ++cp) bmp[cp] = range.klass;
     }
-    for (int c = 0; c < 128; ++c) ascii[c] = bmp[c] | ((c >= 'A' && c <= 'Z') ? kUpperFlag : 0);
+    for (int c = 0; c < 256; ++c) {
+      bytes[c] = c >= 128 ? kNonAscii : bmp[c] | ((c >= 'A' && c <= 'Z') ? kUpperFlag : 0);
+    }
   }
 };
 
@@ -171,23 +177,30 @@ void for_each_token(std::string_view text, bool lowercase, long max_tokens, std:
     return ++emitted != max_tokens;
   };
   while (p < end) {
-    int klass, length;
-    bool special;
-    if (*p < 0x80) {
-      const uint8_t info = t.ascii[*p];
-      klass = info & 3;
-      special = info & kUpperFlag;
-      length = 1;
-    } else {
+    const uint8_t info = t.bytes[*p];
+    if ((info & kNotAsciiWord) == 0) {  // the common case: a byte of an ASCII word
+      if (word == nullptr) {
+        word = p;
+        needs_lowering = false;
+      }
+      needs_lowering |= info != 0;
+      ++p;
+      continue;
+    }
+    int klass, length = 1;
+    bool special = true;
+    if (info & kNonAscii) {
       klass = char_class(decode(p, end, &length));
-      special = true;
+    } else {
+      klass = info & 3;
+      special = false;  // ASCII space and punctuation have no upper case
     }
     if (klass == fu::kWord) {
       if (word == nullptr) {
         word = p;
         needs_lowering = false;
       }
-      needs_lowering |= special;
+      needs_lowering = true;
     } else {
       if (word != nullptr) {
         if (!flush(word, p, needs_lowering)) return;
@@ -201,96 +214,192 @@ void for_each_token(std::string_view text, bool lowercase, long max_tokens, std:
 }
 
 // ---------------------------------------------------------------------------------------------
-// A string → int64 hash table keyed by bytes (open addressing, linear probing), keeping the
-// insertion order of its entries.
+// A string → int64 hash table keyed by bytes: open addressing with linear probing. A slot keeps
+// the hash, the length and the first bytes of its key, so that a lookup of a key of at most 8
+// bytes (most words) touches one cache line and never the key arena.
 
-inline uint64_t hash_bytes(const char* p, size_t n) {
-  constexpr uint64_t kMul = 0x9FB21C651E98DF25ull;
-  uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xFF51AFD7ED558CCDull);
-  while (n >= 8) {
-    uint64_t v;
-    std::memcpy(&v, p, 8);
-    h = (h ^ v) * kMul;
-    h ^= h >> 29;
-    p += 8;
-    n -= 8;
+// The bytes of a key of at most 8 bytes packed into a word; for a given length, distinct keys
+// give distinct words (every byte is read at least once).
+inline uint64_t pack_short(const char* p, size_t n) {
+  if (n >= 4) {
+    uint32_t low, high;
+    std::memcpy(&low, p, 4);
+    std::memcpy(&high, p + n - 4, 4);
+    return low | (static_cast<uint64_t>(high) << 32);
   }
-  uint64_t v = 0;
-  std::memcpy(&v, p, n);
-  h = (h ^ v) * kMul;
+  if (n == 0) return 0;
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  return u[0] | (static_cast<uint64_t>(u[n / 2]) << 8) | (static_cast<uint64_t>(u[n - 1]) << 16);
+}
+
+inline uint64_t mix(uint64_t h) {
   h ^= h >> 32;
   h *= 0xD6E8FEB86659FD93ull;
   h ^= h >> 32;
   return h;
 }
 
+// The hash of a key and its packed form (pack_short for short keys, the first 8 bytes else).
+inline uint64_t hash_bytes(const char* p, size_t n, uint64_t* packed) {
+  constexpr uint64_t kMul = 0x9FB21C651E98DF25ull;
+  if (n <= 8) {
+    *packed = pack_short(p, n);
+    return mix((*packed ^ (n * 0xFF51AFD7ED558CCDull)) * kMul) | 1;
+  }
+  std::memcpy(packed, p, 8);
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xFF51AFD7ED558CCDull);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    std::memcpy(&v, p + i, 8);
+    h = (h ^ v) * kMul;
+    h ^= h >> 29;
+  }
+  uint64_t tail;
+  std::memcpy(&tail, p + n - 8, 8);  // the last 8 bytes, overlapping what was read
+  return mix((h ^ tail) * kMul) | 1;
+}
+
 class StringTable {
  public:
-  struct Entry {
-    uint64_t hash;
-    uint64_t offset;
+  struct Slot {
+    uint64_t hash;    // 0 when the slot is free
+    uint64_t packed;  // see hash_bytes
+    uint32_t offset;  // of the key in the arena
     uint32_t length;
     int64_t value;
   };
 
+  static_assert(sizeof(Slot) == 32, "two slots per cache line");
+
   StringTable() { rehash(64); }
 
+  // A key with its hash, computed once so that its slot can be prefetched before the lookup.
+  struct Key {
+    std::string_view bytes;
+    uint64_t hash, packed;
+  };
+
+  static Key make_key(std::string_view bytes) {
+    Key key{bytes, 0, 0};
+    key.hash = hash_bytes(bytes.data(), bytes.size(), &key.packed);
+    return key;
+  }
+
+  void prefetch(const Key& key) const { __builtin_prefetch(&slots_[key.hash & mask_]); }
+
   // The value of `key`, or nullptr.
-  const int64_t* find(std::string_view key) const {
-    const uint64_t h = hash_bytes(key.data(), key.size());
-    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
-      const int32_t e = slots_[i];
-      if (e < 0) return nullptr;
-      const Entry& entry = entries_[e];
-      if (entry.hash == h && matches(entry, key)) return &entry.value;
+  const int64_t* find(const Key& key) const {
+    for (size_t i = key.hash & mask_;; i = (i + 1) & mask_) {
+      const Slot& slot = slots_[i];
+      if (slot.hash == 0) return nullptr;
+      if (matches(slot, key)) return &slot.value;
     }
   }
+  const int64_t* find(std::string_view bytes) const { return find(make_key(bytes)); }
 
   // The value of `key`, inserted with `initial` when absent.
-  int64_t& get_or_insert(std::string_view key, int64_t initial) {
-    const uint64_t h = hash_bytes(key.data(), key.size());
-    size_t i = h & mask_;
+  int64_t& get_or_insert(const Key& key, int64_t initial) {
+    size_t i = key.hash & mask_;
     for (;; i = (i + 1) & mask_) {
-      const int32_t e = slots_[i];
-      if (e < 0) break;
-      Entry& entry = entries_[e];
-      if (entry.hash == h && matches(entry, key)) return entry.value;
+      Slot& slot = slots_[i];
+      if (slot.hash == 0) break;
+      if (matches(slot, key)) return slot.value;
     }
-    if (entries_.size() >= INT32_MAX - 1 || key.size() > UINT32_MAX) {
-      throw std::length_error("too many distinct tokens for the table");
+    if (arena_.size() + key.bytes.size() > UINT32_MAX) throw std::length_error("too many distinct tokens for the table");
+    if ((size_ + 1) * 4 > slots_.size() * 3) {  // keep the load under 3/4
+      rehash(slots_.size() * 2);
+      return get_or_insert(key, initial);
     }
-    entries_.push_back(Entry{h, arena_.size(), static_cast<uint32_t>(key.size()), initial});
-    arena_.append(key.data(), key.size());
-    slots_[i] = static_cast<int32_t>(entries_.size() - 1);
-    if (entries_.size() * 2 > slots_.size()) rehash(slots_.size() * 2);
-    return entries_.back().value;
+    slots_[i] = Slot{key.hash, key.packed, static_cast<uint32_t>(arena_.size()),
+                     static_cast<uint32_t>(key.bytes.size()), initial};
+    arena_.append(key.bytes.data(), key.bytes.size());
+    ++size_;
+    return slots_[i].value;
   }
+  int64_t& get_or_insert(std::string_view bytes, int64_t initial) { return get_or_insert(make_key(bytes), initial); }
 
-  size_t size() const { return entries_.size(); }
-  const std::vector<Entry>& entries() const { return entries_; }
-  std::string_view key(const Entry& entry) const {
-    return std::string_view(arena_.data() + entry.offset, entry.length);
+  size_t size() const { return size_; }
+
+  // Calls f(key, value) for every entry.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const Slot& slot : slots_) {
+      if (slot.hash != 0) f(std::string_view(arena_.data() + slot.offset, slot.length), slot.value);
+    }
   }
 
  private:
-  bool matches(const Entry& entry, std::string_view key) const {
-    return entry.length == key.size() && std::memcmp(arena_.data() + entry.offset, key.data(), key.size()) == 0;
+  bool matches(const Slot& slot, const Key& key) const {
+    if (slot.hash != key.hash || slot.packed != key.packed || slot.length != key.bytes.size()) return false;
+    const size_t n = key.bytes.size();
+    if (n <= 8) return true;  // packed holds the whole key
+    const char* stored = arena_.data() + slot.offset;
+    if (n <= 16) {  // packed matched the first 8 bytes; compare the last 8
+      uint64_t a, b;
+      std::memcpy(&a, stored + n - 8, 8);
+      std::memcpy(&b, key.bytes.data() + n - 8, 8);
+      return a == b;
+    }
+    return std::memcmp(stored, key.bytes.data(), n) == 0;
   }
 
   void rehash(size_t capacity) {
-    slots_.assign(capacity, -1);
+    std::vector<Slot> old(capacity, Slot{0, 0, 0, 0, 0});
+    old.swap(slots_);
     mask_ = capacity - 1;
-    for (size_t e = 0; e < entries_.size(); ++e) {
-      size_t i = entries_[e].hash & mask_;
-      while (slots_[i] >= 0) i = (i + 1) & mask_;
-      slots_[i] = static_cast<int32_t>(e);
+    for (const Slot& slot : old) {
+      if (slot.hash == 0) continue;
+      size_t i = slot.hash & mask_;
+      while (slots_[i].hash != 0) i = (i + 1) & mask_;
+      slots_[i] = slot;
     }
   }
 
-  std::vector<int32_t> slots_;  // entry index, or -1 when free
-  std::vector<Entry> entries_;
+  std::vector<Slot> slots_;
   std::string arena_;
+  size_t size_ = 0;
   size_t mask_ = 0;
+};
+
+// The tokens of one batch item, gathered so that all their table slots are prefetched before
+// any is probed: the cache misses of the lookups then overlap instead of adding up.
+class RowTokens {
+ public:
+  void clear() {
+    pending_.clear();
+    lowered_.clear();
+  }
+
+  // Adds a token emitted by for_each_token; lower-cased ones live in `scratch` and are copied.
+  void add(std::string_view token, const std::string& scratch) {
+    if (!scratch.empty() && token.data() == scratch.data()) {
+      pending_.push_back({nullptr, lowered_.size(), token.size()});
+      lowered_.append(token);
+    } else {
+      pending_.push_back({token.data(), 0, token.size()});
+    }
+  }
+
+  // The keys of the gathered tokens, in order, with their slots in `table` prefetched.
+  const std::vector<StringTable::Key>& keys(const StringTable& table) {
+    keys_.clear();
+    for (const Pending& token : pending_) {
+      const char* data = token.data != nullptr ? token.data : lowered_.data() + token.offset;
+      keys_.push_back(StringTable::make_key(std::string_view(data, token.length)));
+      table.prefetch(keys_.back());
+    }
+    return keys_;
+  }
+
+ private:
+  struct Pending {
+    const char* data;  // nullptr: the bytes are in lowered_ at offset
+    size_t offset, length;
+  };
+  std::vector<Pending> pending_;
+  std::string lowered_;
+  std::vector<StringTable::Key> keys_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -402,9 +511,7 @@ void for_each_code_point(std::string_view token, F&& f) {
 
 py::dict to_dict(const StringTable& table) {
   py::dict result;
-  for (const auto& entry : table.entries()) {
-    result[to_python(table.key(entry))] = py::int_(entry.value);
-  }
+  table.for_each([&](std::string_view key, int64_t value) { result[to_python(key)] = py::int_(value); });
   return result;
 }
 
@@ -428,9 +535,12 @@ py::dict count_tokens(py::handle items, bool lowercase) {
   {
     py::gil_scoped_release release;
     std::string scratch;
+    RowTokens row;
     for (size_t i = 0; i < batch.items.size(); ++i) {
+      row.clear();
       for_each_item_token(batch, i, lowercase, -1, scratch,
-                          [&](std::string_view token) { ++counts.get_or_insert(token, 0); });
+                          [&](std::string_view token) { row.add(token, scratch); });
+      for (const auto& key : row.keys(counts)) ++counts.get_or_insert(key, 0);
     }
   }
   return to_dict(counts);
@@ -491,12 +601,18 @@ class TokenIndex {
     {
       py::gil_scoped_release release;
       std::string scratch;
+      RowTokens row;
       flat.reserve(batch.views.size() * 16);
       for (size_t i = 0; i < rows; ++i) {
         const size_t start = flat.size();
         if (bos_id >= 0) flat.push_back(static_cast<int32_t>(bos_id));
+        row.clear();
         for_each_item_token(batch, i, lowercase, limit, scratch,
-                            [&](std::string_view token) { flat.push_back(static_cast<int32_t>(id_of(token))); });
+                            [&](std::string_view token) { row.add(token, scratch); });
+        for (const auto& key : row.keys(ids_)) {
+          const int64_t* id = ids_.find(key);
+          flat.push_back(static_cast<int32_t>(id != nullptr ? *id : unknown_id_));
+        }
         if (eos_id >= 0) flat.push_back(static_cast<int32_t>(eos_id));
         ends[i] = flat.size();
         width = std::max(width, flat.size() - start);

@@ -51,14 +51,13 @@ class Vocabulary:
             raise ValueError(f"special tokens must be distinct, got {specials}")
         self.pad_token, self.unk_token = pad_token, unk_token
         self.bos_token, self.eos_token = bos_token, eos_token
-        self._tokens: list[str] = list(specials)
-        self._ids: dict[str, int] = {token: index for index, token in enumerate(specials)}
-        for token in tokens:
+        special_set = set(specials)
+        ordinary = list(dict.fromkeys(token for token in tokens if token not in special_set))
+        for token in ordinary:
             if not isinstance(token, str):
                 raise TypeError(f"vocabulary tokens must be str, got {type(token).__name__} {token!r}")
-            if token not in self._ids:
-                self._ids[token] = len(self._tokens)
-                self._tokens.append(token)
+        self._tokens: list[str] = specials + ordinary
+        self._ids: dict[str, int] = dict(zip(self._tokens, range(len(self._tokens))))
         self._index = backend.TokenIndex(self._tokens, self.unk_id)
 
     # -- building ---------------------------------------------------------------------------
@@ -73,12 +72,14 @@ class Vocabulary:
             raise ValueError(f"min_count must be >= 1, got {min_count}")
         if max_size is not None and max_size < 0:
             raise ValueError(f"max_size must be >= 0 or None, got {max_size}")
-        kept = sorted((item for item in counts.items() if item[1] >= min_count), key=lambda item: (-item[1], item[0]))
+        # Two stable sorts in C: by token, then by decreasing count (ties keep the token order).
+        kept = sorted(token for token, count in counts.items() if count >= min_count)
+        kept.sort(key=counts.__getitem__, reverse=True)
         if max_size is not None:
             excluded = {specials.get("pad_token", PAD_TOKEN), specials.get("unk_token", UNK_TOKEN)}
             excluded |= {specials.get("bos_token"), specials.get("eos_token")}
-            kept = [item for item in kept if item[0] not in excluded][:max_size]
-        return cls((token for token, _ in kept), **specials)
+            kept = [token for token in kept if token not in excluded][:max_size]
+        return cls(kept, **specials)
 
     @classmethod
     def build(
