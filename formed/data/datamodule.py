@@ -1,0 +1,86 @@
+"""`DataModule`: the fields of a task, built on the training split and saved with the model.
+
+    datamodule = from_config(DataModule, {"fields": {
+        "text": {"type": "text", "lowercase": True, "max_length": 64},
+        "label": {"type": "label"},
+    }})
+    datamodule.build(splits["train"])        # vocabularies and label sets, then frozen
+    batch = datamodule.batch(records)        # {"text": AnalyzedTextBatch, "label": int32 (B,)}
+    datamodule.save(workdir / "data")        # and DataModule.load(...) at prediction time
+
+`batch` is the collator of a `DataLoader`. Its result is a dict pytree of numpy arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from formed.core import from_config
+from formed.data.fields import BaseField, Record
+
+_FILE = "datamodule.json"
+
+
+class DataModule:
+    """Named fields; each reads its column (the name, unless the field sets `column`).
+
+    Args:
+        fields: ``{name: field}``; the batch dict has the same keys.
+    """
+
+    def __init__(self, fields: Mapping[str, BaseField]) -> None:
+        if not fields:
+            raise ValueError("a DataModule needs at least one field")
+        self.fields: dict[str, BaseField] = dict(fields)
+        for name, field in self.fields.items():
+            field.bind(name)
+
+    @property
+    def is_built(self) -> bool:
+        return all(field.is_built for field in self.fields.values())
+
+    def build(self, records: Sequence[Record]) -> DataModule:
+        """Fits every field on the training records; call it once, on the training split only."""
+        if not records:
+            raise ValueError("DataModule.build needs the (non-empty) training records")
+        for field in self.fields.values():
+            field.build(records)
+        return self
+
+    def batch(self, records: Sequence[Record]) -> dict[str, Any]:
+        """``{field name: batch of that field}`` for a list of records."""
+        return {name: field.batch(records) for name, field in self.fields.items()}
+
+    __call__ = batch
+
+    def save(self, directory: str | os.PathLike[str]) -> None:
+        """Writes the field configs and what they learned to ``directory/datamodule.json``."""
+        os.makedirs(directory, exist_ok=True)
+        data = {
+            "fields": {
+                name: {"type": BaseField.name_of(type(field)), "config": field.config(), "state": field.state()}
+                for name, field in self.fields.items()
+            }
+        }
+        with open(os.path.join(directory, _FILE), "w", encoding="utf-8") as file:
+            json.dump(data, file, indent=1)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> DataModule:
+        """Reads a data module written by `save`, built and ready to batch."""
+        path = os.path.join(directory, _FILE)
+        with open(path, encoding="utf-8") as file:
+            try:
+                data = json.load(file)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}") from None
+        fields = {}
+        for name, entry in data["fields"].items():
+            field = from_config(BaseField, {"type": entry["type"], **entry["config"]}, path=f"{path}:fields.{name}")
+            field.bind(name)
+            field.load_state(entry["state"])
+            fields[name] = field
+        return cls(fields)
