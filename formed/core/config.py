@@ -149,6 +149,8 @@ def _build_union(args: tuple[Any, ...], value: Any, path: str) -> Any:
     for candidate in candidates:
         base = typing.get_origin(candidate) or candidate
         if isinstance(base, type) and not isinstance(value, Mapping) and _is_instance_of_annotation(value, base):
+            if isinstance(value, (str, bytes)) and not issubclass(base, (str, bytes)):
+                continue  # A string is a Sequence to Python but never a list in a config.
             return _build(candidate, value, path)
     errors = []
     for candidate in candidates:

@@ -210,3 +210,15 @@ class Holder:
 def test_register_builder_handles_library_types():
     register_builder(lambda annotation: annotation is Opaque, lambda annotation, value, path: Opaque(value.upper()))
     assert from_config(Holder, {"thing": "abc"}).thing.name == "ABC"
+
+
+class Vectorizer:
+    def __init__(self, pooling: Literal["mean", "max"] | Sequence[Literal["mean", "max"]] = "mean") -> None:
+        self.pooling = pooling
+
+
+def test_a_string_is_never_taken_for_a_list():
+    assert from_config(Vectorizer, {"pooling": "max"}).pooling == "max"
+    assert from_config(Vectorizer, {"pooling": ["max", "mean"]}).pooling == ["max", "mean"]
+    with pytest.raises(ConfigurationError, match=r"^pooling: expected"):
+        from_config(Vectorizer, {"pooling": "median"})
