@@ -215,8 +215,9 @@ void for_each_token(std::string_view text, bool lowercase, long max_tokens, std:
 
 // ---------------------------------------------------------------------------------------------
 // A string → int64 hash table keyed by bytes: open addressing with linear probing. A slot keeps
-// the hash, the length and the first bytes of its key, so that a lookup of a key of at most 8
-// bytes (most words) touches one cache line and never the key arena.
+// a hash tag, the length and the first and last 8 bytes of its key, so that looking up a key of
+// at most 16 bytes (nearly every word) reads one 32-byte slot and never the key arena. Values
+// live in an array in insertion order.
 
 // The bytes of a key of at most 8 bytes packed into a word; for a given length, distinct keys
 // give distinct words (every byte is read at least once).
@@ -239,126 +240,123 @@ inline uint64_t mix(uint64_t h) {
   return h;
 }
 
-// The hash of a key and its packed form (pack_short for short keys, the first 8 bytes else).
-inline uint64_t hash_bytes(const char* p, size_t n, uint64_t* packed) {
-  constexpr uint64_t kMul = 0x9FB21C651E98DF25ull;
-  if (n <= 8) {
-    *packed = pack_short(p, n);
-    return mix((*packed ^ (n * 0xFF51AFD7ED558CCDull)) * kMul) | 1;
-  }
-  std::memcpy(packed, p, 8);
-  uint64_t h = 0x9E3779B97F4A7C15ull ^ (n * 0xFF51AFD7ED558CCDull);
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t v;
-    std::memcpy(&v, p + i, 8);
-    h = (h ^ v) * kMul;
-    h ^= h >> 29;
-  }
-  uint64_t tail;
-  std::memcpy(&tail, p + n - 8, 8);  // the last 8 bytes, overlapping what was read
-  return mix((h ^ tail) * kMul) | 1;
-}
-
 class StringTable {
  public:
-  struct Slot {
-    uint64_t hash;    // 0 when the slot is free
-    uint64_t packed;  // see hash_bytes
-    uint32_t offset;  // of the key in the arena
-    uint32_t length;
-    int64_t value;
-  };
-
-  static_assert(sizeof(Slot) == 32, "two slots per cache line");
-
-  StringTable() { rehash(64); }
-
-  // A key with its hash, computed once so that its slot can be prefetched before the lookup.
+  // A key with its hash and inline words, computed once so that its slot can be prefetched
+  // before the lookup.
   struct Key {
     std::string_view bytes;
-    uint64_t hash, packed;
+    uint64_t hash, head, tail;
   };
 
   static Key make_key(std::string_view bytes) {
-    Key key{bytes, 0, 0};
-    key.hash = hash_bytes(bytes.data(), bytes.size(), &key.packed);
+    constexpr uint64_t kMul = 0x9FB21C651E98DF25ull;
+    const char* p = bytes.data();
+    const size_t n = bytes.size();
+    Key key{bytes, 0, 0, 0};
+    if (n <= 8) {
+      key.head = pack_short(p, n);
+      key.hash = mix((key.head ^ (n * 0xFF51AFD7ED558CCDull)) * kMul);
+      return key;
+    }
+    std::memcpy(&key.head, p, 8);
+    std::memcpy(&key.tail, p + n - 8, 8);  // overlaps head when n < 16
+    uint64_t h = (0x9E3779B97F4A7C15ull ^ (n * 0xFF51AFD7ED558CCDull) ^ key.head) * kMul;
+    for (size_t i = 8; i + 8 < n; i += 8) {
+      uint64_t v;
+      std::memcpy(&v, p + i, 8);
+      h = ((h ^ (h >> 29)) ^ v) * kMul;
+    }
+    key.hash = mix((h ^ (h >> 29) ^ key.tail) * kMul);
     return key;
   }
+
+  StringTable() { rehash(64); }
 
   void prefetch(const Key& key) const { __builtin_prefetch(&slots_[key.hash & mask_]); }
 
   // The value of `key`, or nullptr.
   const int64_t* find(const Key& key) const {
+    const uint32_t tag = tag_of(key.hash);
     for (size_t i = key.hash & mask_;; i = (i + 1) & mask_) {
       const Slot& slot = slots_[i];
-      if (slot.hash == 0) return nullptr;
-      if (matches(slot, key)) return &slot.value;
+      if (slot.tag == 0) return nullptr;
+      if (matches(slot, tag, key)) return &values_[slot.entry];
     }
   }
   const int64_t* find(std::string_view bytes) const { return find(make_key(bytes)); }
 
   // The value of `key`, inserted with `initial` when absent.
   int64_t& get_or_insert(const Key& key, int64_t initial) {
+    const uint32_t tag = tag_of(key.hash);
     size_t i = key.hash & mask_;
     for (;; i = (i + 1) & mask_) {
-      Slot& slot = slots_[i];
-      if (slot.hash == 0) break;
-      if (matches(slot, key)) return slot.value;
+      const Slot& slot = slots_[i];
+      if (slot.tag == 0) break;
+      if (matches(slot, tag, key)) return values_[slot.entry];
     }
-    if (arena_.size() + key.bytes.size() > UINT32_MAX) throw std::length_error("too many distinct tokens for the table");
-    if ((size_ + 1) * 4 > slots_.size() * 3) {  // keep the load under 3/4
+    if (arena_.size() + key.bytes.size() > UINT32_MAX || values_.size() >= INT32_MAX) {
+      throw std::length_error("too many distinct tokens for the table");
+    }
+    if ((values_.size() + 1) * 4 > slots_.size() * 3) {  // keep the load under 3/4
       rehash(slots_.size() * 2);
       return get_or_insert(key, initial);
     }
-    slots_[i] = Slot{key.hash, key.packed, static_cast<uint32_t>(arena_.size()),
-                     static_cast<uint32_t>(key.bytes.size()), initial};
+    const auto offset = static_cast<uint32_t>(arena_.size());
+    const auto length = static_cast<uint32_t>(key.bytes.size());
+    slots_[i] = Slot{key.head, key.tail, tag, length, offset, static_cast<int32_t>(values_.size())};
     arena_.append(key.bytes.data(), key.bytes.size());
-    ++size_;
-    return slots_[i].value;
+    keys_.emplace_back(offset, length);
+    values_.push_back(initial);
+    return values_.back();
   }
   int64_t& get_or_insert(std::string_view bytes, int64_t initial) { return get_or_insert(make_key(bytes), initial); }
 
-  size_t size() const { return size_; }
+  size_t size() const { return values_.size(); }
 
-  // Calls f(key, value) for every entry.
+  // Calls f(key, value) for every entry, in insertion order.
   template <class F>
   void for_each(F&& f) const {
-    for (const Slot& slot : slots_) {
-      if (slot.hash != 0) f(std::string_view(arena_.data() + slot.offset, slot.length), slot.value);
+    for (size_t e = 0; e < values_.size(); ++e) {
+      f(std::string_view(arena_.data() + keys_[e].first, keys_[e].second), values_[e]);
     }
   }
 
  private:
-  bool matches(const Slot& slot, const Key& key) const {
-    if (slot.hash != key.hash || slot.packed != key.packed || slot.length != key.bytes.size()) return false;
+  struct Slot {
+    uint64_t head, tail;  // see Key
+    uint32_t tag;         // high half of the hash, never 0; 0 marks a free slot
+    uint32_t length;
+    uint32_t offset;      // of the key in the arena
+    int32_t entry;        // index in values_ and keys_
+  };
+  static_assert(sizeof(Slot) == 32, "two slots per cache line");
+
+  static uint32_t tag_of(uint64_t hash) { return static_cast<uint32_t>(hash >> 32) | 1u; }
+
+  bool matches(const Slot& slot, uint32_t tag, const Key& key) const {
     const size_t n = key.bytes.size();
-    if (n <= 8) return true;  // packed holds the whole key
-    const char* stored = arena_.data() + slot.offset;
-    if (n <= 16) {  // packed matched the first 8 bytes; compare the last 8
-      uint64_t a, b;
-      std::memcpy(&a, stored + n - 8, 8);
-      std::memcpy(&b, key.bytes.data() + n - 8, 8);
-      return a == b;
-    }
-    return std::memcmp(stored, key.bytes.data(), n) == 0;
+    if (slot.tag != tag || slot.length != n || slot.head != key.head || slot.tail != key.tail) return false;
+    return n <= 16 || std::memcmp(arena_.data() + slot.offset, key.bytes.data(), n) == 0;
   }
 
   void rehash(size_t capacity) {
-    std::vector<Slot> old(capacity, Slot{0, 0, 0, 0, 0});
+    std::vector<Slot> old(capacity, Slot{0, 0, 0, 0, 0, 0});
     old.swap(slots_);
     mask_ = capacity - 1;
     for (const Slot& slot : old) {
-      if (slot.hash == 0) continue;
-      size_t i = slot.hash & mask_;
-      while (slots_[i].hash != 0) i = (i + 1) & mask_;
+      if (slot.tag == 0) continue;
+      const std::string_view bytes(arena_.data() + slot.offset, slot.length);
+      size_t i = make_key(bytes).hash & mask_;
+      while (slots_[i].tag != 0) i = (i + 1) & mask_;
       slots_[i] = slot;
     }
   }
 
   std::vector<Slot> slots_;
+  std::vector<int64_t> values_;
+  std::vector<std::pair<uint32_t, uint32_t>> keys_;  // (offset, length) of each entry
   std::string arena_;
-  size_t size_ = 0;
   size_t mask_ = 0;
 };
 
