@@ -1,0 +1,63 @@
+"""Training Flax NNX models: the trainer, engines, callbacks, metrics, distributors and the
+`train` binary's library.
+
+This is the public API of `//formed/training`; other packages import from here only.
+"""
+
+from formed.training.callbacks import EarlyStoppingCallback, EvaluationCallback, FlaxTrainingCallback
+from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory
+from formed.training.distributors import BaseDistributor, DataParallelDistributor, SingleDeviceDistributor
+from formed.training.engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine
+from formed.training.exceptions import StopEarly
+from formed.training.metrics import (
+    AverageEvaluator,
+    BaseEvaluator,
+    FBeta,
+    IEvaluator,
+    MeanSquaredError,
+    MulticlassAccuracy,
+    MultiEvaluator,
+    Precision,
+    Recall,
+)
+from formed.training.optimizers import build_optimizer, build_schedule, learning_rate_of
+from formed.training.padding import PaddedCollator, pad_batch
+from formed.training.progress import ProgressBar
+from formed.training.state import TrainState
+from formed.training.tensorboard_callback import TensorBoardCallback
+from formed.training.text_classifier import ClassifierOutput, TextClassifier
+from formed.training.trainer import FlaxTrainer
+
+__all__ = [
+    "AverageEvaluator",
+    "BaseDistributor",
+    "BaseEvaluator",
+    "CheckpointCallback",
+    "CheckpointDirectory",
+    "ClassifierOutput",
+    "DataParallelDistributor",
+    "DefaultFlaxTrainingEngine",
+    "EarlyStoppingCallback",
+    "EvaluationCallback",
+    "FBeta",
+    "FlaxTrainer",
+    "FlaxTrainingCallback",
+    "FlaxTrainingEngine",
+    "IEvaluator",
+    "MeanSquaredError",
+    "MultiEvaluator",
+    "MulticlassAccuracy",
+    "PaddedCollator",
+    "Precision",
+    "ProgressBar",
+    "Recall",
+    "SingleDeviceDistributor",
+    "StopEarly",
+    "TensorBoardCallback",
+    "TextClassifier",
+    "TrainState",
+    "build_optimizer",
+    "build_schedule",
+    "learning_rate_of",
+    "pad_batch",
+]

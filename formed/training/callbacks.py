@@ -1,0 +1,187 @@
+"""Training callbacks: hooks into `FlaxTrainer`'s loop.
+
+Hook order (as in the reference):
+
+1. ``on_training_start`` once at the beginning;
+2. ``on_epoch_start`` at the start of each epoch;
+3. ``on_batch_start`` before each training step, ``on_batch_end`` after it;
+4. ``on_eval_start`` before an evaluation (it may return an evaluator), ``on_eval_end`` after
+   it with the computed metrics;
+5. ``on_log`` whenever metrics are logged (training metrics with the trainer's
+   ``train_prefix``, validation metrics with its ``val_prefix``);
+6. ``on_epoch_end`` at the end of each epoch;
+7. ``on_training_end`` once at the end; returning a state replaces the final state.
+
+Epochs are numbered from 1. ``state`` is the state as the distributor holds it (use
+``trainer.distributor.unreplicate(state)`` for the single-copy view); its buffers are donated
+to the next step, so a callback that keeps a state must copy it (``jax.device_get``).
+``trainer.global_step`` is the step count as a Python int (reading ``state.step`` would wait
+for the device).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import jax
+
+from formed.core import Registrable
+from formed.training.exceptions import StopEarly
+from formed.training.metrics import BaseEvaluator, IEvaluator
+from formed.training.state import TrainState
+
+if TYPE_CHECKING:
+    from flax import nnx
+
+    from formed.training.trainer import FlaxTrainer
+
+ModelInputT = TypeVar("ModelInputT")
+ModelOutputT = TypeVar("ModelOutputT")
+
+
+class FlaxTrainingCallback(Registrable):
+    """Base class of training callbacks; every hook does nothing by default.
+
+    Example::
+
+        @FlaxTrainingCallback.register("my_callback")
+        class MyCallback(FlaxTrainingCallback):
+            def on_epoch_end(self, trainer, model, state, epoch):
+                print(f"Completed epoch {epoch} at step {trainer.global_step}")
+    """
+
+    def on_training_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> None:
+        pass
+
+    def on_training_end(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> TrainState | None:
+        """Runs once after training (also after `StopEarly`); a returned state replaces the final one."""
+        return None
+
+    def on_epoch_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, epoch: int) -> None:
+        pass
+
+    def on_epoch_end(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, epoch: int) -> None:
+        pass
+
+    def on_batch_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, epoch: int) -> None:
+        pass
+
+    def on_batch_end(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, epoch: int, output: Any) -> None:
+        pass
+
+    def on_eval_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> IEvaluator | None:
+        """Runs before an evaluation; an evaluator returned here is updated with every
+        validation batch and its metrics go to ``on_eval_end``."""
+        return None
+
+    def on_eval_end(
+        self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, metrics: dict[str, float], prefix: str = ""
+    ) -> None:
+        pass
+
+    def on_log(
+        self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, metrics: dict[str, float], prefix: str = ""
+    ) -> None:
+        pass
+
+
+@FlaxTrainingCallback.register("evaluation")
+class EvaluationCallback(FlaxTrainingCallback, Generic[ModelInputT, ModelOutputT]):
+    """Adds an evaluator's metrics to every evaluation (it is reset before each one).
+
+    Args:
+        evaluator: any `IEvaluator`; from a config, a registered `BaseEvaluator`, e.g.
+            ``{"type": "multi", "evaluators": [{"type": "accuracy"}, {"type": "fbeta", "average": "macro"}]}``.
+    """
+
+    def __init__(self, evaluator: BaseEvaluator) -> None:
+        self.evaluator = evaluator
+
+    def on_eval_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> IEvaluator:
+        self.evaluator.reset()
+        return self.evaluator
+
+
+def parse_metric(metric: str) -> tuple[str, float]:
+    """``"-loss"`` -> ``("loss", -1.0)``; ``"+accuracy"`` or ``"accuracy"`` -> ``("accuracy", 1.0)``.
+
+    The sign multiplies the metric into a score where larger is better: ``-loss`` maximises
+    the negated loss (the loss should go down), ``+accuracy`` maximises the accuracy.
+    """
+    if metric.startswith("-"):
+        return metric[1:], -1.0
+    if metric.startswith("+"):
+        return metric[1:], 1.0
+    return metric, 1.0
+
+
+def lookup_metric(metrics: dict[str, float], name: str, prefix: str) -> float | None:
+    """`name` as given (e.g. ``"val/loss"``), or with the evaluation prefix added (``"loss"``)."""
+    if prefix and name.startswith(prefix) and name[len(prefix):] in metrics:
+        return metrics[name[len(prefix):]]
+    if name in metrics:
+        return metrics[name]
+    return None
+
+
+@FlaxTrainingCallback.register("early_stopping")
+class EarlyStoppingCallback(FlaxTrainingCallback):
+    """Stops training when a validation metric has not improved for `patience` evaluations,
+    and restores the best state at the end of training.
+
+    Args:
+        patience: evaluations without improvement before raising `StopEarly`.
+        metric: the metric to watch with its direction: ``score = sign * value`` must grow.
+            ``"-loss"`` (the default) wants the loss to fall, ``"+accuracy"`` the accuracy to
+            rise. The name may carry the validation prefix (``"-val/loss"``) or not (``"-loss"``).
+
+    The best state is copied to host memory when it is seen, and returned from
+    ``on_training_end`` (whether training stopped early or ran all epochs).
+    """
+
+    def __init__(self, patience: int = 5, metric: str = "-loss") -> None:
+        if patience < 1:
+            raise ValueError(f"patience must be at least 1, got {patience}")
+        self.patience = patience
+        self.metric = metric
+        self.metric_name, self.sign = parse_metric(metric)
+        self.best_score: float | None = None
+        self.best_step: int | None = None
+        self.best_state: TrainState | None = None
+        self.evaluations_without_improvement = 0
+
+    def on_training_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> None:
+        self.best_score = None
+        self.best_step = None
+        self.best_state = None
+        self.evaluations_without_improvement = 0
+
+    def on_eval_end(
+        self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, metrics: dict[str, float], prefix: str = ""
+    ) -> None:
+        value = lookup_metric(metrics, self.metric_name, prefix)
+        if value is None:
+            raise KeyError(
+                f"EarlyStoppingCallback watches {self.metric_name!r}, but the evaluation reported only "
+                f"{sorted(metrics)} (prefix {prefix!r}); set metric= to one of them"
+            )
+        score = self.sign * value
+        if self.best_score is None or score > self.best_score:
+            self.best_score = score
+            self.best_step = getattr(trainer, "global_step", None)
+            # A host copy: the device buffers of `state` are donated to the next step.
+            self.best_state = jax.device_get(trainer.distributor.unreplicate(state))
+            self.evaluations_without_improvement = 0
+            return
+        self.evaluations_without_improvement += 1
+        if self.evaluations_without_improvement >= self.patience:
+            raise StopEarly(
+                f"{self.metric_name} has not improved for {self.patience} evaluations "
+                f"(best {self.sign * self.best_score:.6g} at step {self.best_step})"
+            )
+
+    def on_training_end(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> TrainState | None:
+        if self.best_state is None:
+            return None
+        return jax.device_put(copy.copy(self.best_state))

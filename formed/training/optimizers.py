@@ -1,0 +1,129 @@
+"""Building optax optimizers and schedules from configs, and reading the learning rate back.
+
+Registering a `formed.core.register_builder` rule teaches `from_config` that a parameter
+annotated ``optax.GradientTransformation`` accepts::
+
+    {"type": "adamw", "learning_rate": 1e-3, "weight_decay": 0.01}
+    {"type": "adamw", "learning_rate": {"type": "warmup_cosine_decay_schedule", "init_value": 0.0,
+                                        "peak_value": 1e-3, "warmup_steps": 100, "decay_steps": 1000}}
+    {"type": "chain", "transforms": [{"type": "clip_by_global_norm", "max_norm": 1.0},
+                                     {"type": "adam", "learning_rate": 1e-3}]}
+
+``type`` is the name of any optax function. The learning rate is wrapped with
+`optax.inject_hyperparams`, so the current value sits in the optimizer state and
+`learning_rate_of` can read it for logging, schedules included.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import jax
+import optax
+
+from formed.core import ConfigurationError, register_builder
+from formed.core.registrable import closest_name
+
+
+def _optax_names() -> list[str]:
+    return sorted(
+        name for name in dir(optax) if not name.startswith("_") and inspect.isfunction(getattr(optax, name, None))
+    )
+
+
+def _unknown(name: str, names: list[str]) -> str:
+    suggestion = closest_name(name, names)
+    hint = f"; did you mean {suggestion!r}?" if suggestion else " (type is the name of an optax function, e.g. 'adamw')"
+    return f"{name!r}{hint}"
+
+
+def _is_schedule_config(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("type"), str) and "schedule" in value["type"]
+
+
+def build_schedule(config: Any, path: str = "") -> Any:
+    """A number stays a number; ``{"type": "<optax schedule>", ...}`` becomes that schedule."""
+    if not _is_schedule_config(config):
+        return config
+    kwargs = dict(config)
+    name = kwargs.pop("type")
+    factory = getattr(optax, name, None) or getattr(optax.schedules, name, None)
+    if factory is None or not callable(factory):
+        names = [n for n in _optax_names() if "schedule" in n]
+        raise ConfigurationError(f"{path}.type" if path else "type", f"optax has no schedule {_unknown(name, names)}")
+    kwargs = {key: build_schedule(value, f"{path}.{key}") for key, value in kwargs.items()}
+    try:
+        return factory(**kwargs)
+    except TypeError as error:
+        raise ConfigurationError(path, f"optax.{name}(...) failed: {error}") from error
+
+
+def build_optimizer(config: Any, path: str = "") -> optax.GradientTransformation:
+    """Builds an optax transformation from ``{"type": name, **kwargs}`` (see module docs)."""
+    if isinstance(config, optax.GradientTransformation):
+        return config
+    if isinstance(config, str):
+        config = {"type": config}
+    if not isinstance(config, dict) or not isinstance(config.get("type"), str):
+        raise ConfigurationError(path, f"expected an optimizer like {{'type': 'adamw', 'learning_rate': 1e-3}}, got {config!r}")
+    kwargs = dict(config)
+    name = kwargs.pop("type")
+    type_path = f"{path}.type" if path else "type"
+    if name == "chain":
+        transforms = kwargs.pop("transforms", None)
+        if not isinstance(transforms, (list, tuple)) or kwargs:
+            raise ConfigurationError(path, "'chain' takes exactly one key, 'transforms': a list of optimizers")
+        return optax.chain(*(build_optimizer(t, f"{path}.transforms[{i}]") for i, t in enumerate(transforms)))
+    factory = getattr(optax, name, None)
+    if factory is None or not inspect.isfunction(factory):
+        raise ConfigurationError(type_path, f"optax has no optimizer {_unknown(name, _optax_names())}")
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        parameters = {}
+    for key in kwargs:
+        if parameters and key not in parameters and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+            raise ConfigurationError(f"{path}.{key}" if path else key, f"optax.{name} has no argument {key!r}; it takes {', '.join(parameters)}")
+    kwargs = {key: build_schedule(value, f"{path}.{key}" if path else key) for key, value in kwargs.items()}
+    try:
+        if "learning_rate" in kwargs:
+            static = tuple(key for key in kwargs if key != "learning_rate")
+            return optax.inject_hyperparams(factory, static_args=static)(**kwargs)
+        return factory(**kwargs)
+    except (TypeError, ValueError) as error:
+        raise ConfigurationError(path, f"optax.{name}(...) failed: {error}") from error
+
+
+def learning_rate_of(opt_state: Any) -> jax.Array | None:
+    """The current learning rate stored by `optax.inject_hyperparams` in `opt_state`, if any."""
+    found: list[Any] = []
+
+    def visit(node: Any) -> None:
+        if found:
+            return
+        hyperparams = getattr(node, "hyperparams", None)
+        if isinstance(hyperparams, dict) and "learning_rate" in hyperparams:
+            found.append(hyperparams["learning_rate"])
+            return
+        if isinstance(node, (tuple, list)):
+            for child in node:
+                visit(child)
+        elif isinstance(node, dict):
+            for child in node.values():
+                visit(child)
+
+    visit(opt_state)
+    return found[0] if found else None
+
+
+def _is_optax_annotation(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, optax.GradientTransformation)
+
+
+def _is_schedule_annotation(annotation: Any) -> bool:
+    return annotation is optax.Schedule or annotation is optax.ScalarOrSchedule
+
+
+register_builder(_is_optax_annotation, lambda annotation, value, path: build_optimizer(value, path))
+register_builder(_is_schedule_annotation, lambda annotation, value, path: build_schedule(value, path))

@@ -1,0 +1,164 @@
+"""What the `train` binary does: build everything from a config, train, write the work directory.
+
+    run(get_config(), workdir="/tmp/formed/run1", config_path="formed/training/configs/text_classifier.py")
+
+Config keys (see `configs/text_classifier.py` for a complete example):
+
+* ``seed``: model initialisation (and dropout) seed;
+* ``dataset``: a registered `formed.data.BaseDataset` giving ``train`` / ``validation`` / ``test``;
+* ``datamodule``: the `formed.data.DataModule` fields, fitted on the training split;
+* ``pad_length``: pad token sequences to this length (so the step compiles once);
+* ``model``: a registered `BaseFlaxModel`; for ``text_classifier`` the number of classes and
+  the vocabulary sizes of ``token`` embedders are filled in from the data module;
+* ``trainer``: `FlaxTrainer` arguments; ``train_dataloader`` / ``val_dataloader`` give the
+  sampler (the collator is the data module's).
+
+The work directory receives ``config.json`` (the resolved config), ``data/`` (vocabularies),
+TensorBoard event files, ``checkpoints/`` and ``metrics.json``. Every file is written to a
+temporary name and renamed, so a crash never leaves a half-written file; running again with the
+same work directory resumes from the latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import tempfile
+from typing import Any, Mapping
+
+import jax
+
+from formed.core import ConfigurationError, from_config, use_rngs
+from formed.data import BaseDataset, DataModule
+from formed.modules import BaseFlaxModel
+from formed.training.checkpoints import CheckpointDirectory
+from formed.training.padding import PaddedCollator
+from formed.training.tensorboard_callback import TensorBoardCallback
+from formed.training.trainer import FlaxTrainer
+
+# Imported for their registrations (the model, the optimizer builder).
+import formed.training.optimizers  # noqa: F401  isort: skip
+import formed.training.text_classifier  # noqa: F401  isort: skip
+
+REQUIRED_KEYS = ("dataset", "datamodule", "model", "trainer")
+
+
+def _plain(config: Any) -> Any:
+    to_dict = getattr(config, "to_dict", None)
+    return to_dict() if callable(to_dict) else copy.deepcopy(config)
+
+
+def write_json_atomically(path: str, data: Any) -> None:
+    """Writes JSON to a temporary file beside `path`, then renames it over `path`."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=directory, prefix=".tmp-", suffix=".json", delete=False) as file:
+        json.dump(data, file, indent=2, sort_keys=True, default=str)
+        file.flush()
+        os.fsync(file.fileno())
+    os.chmod(file.name, 0o644)
+    os.replace(file.name, path)
+
+
+def _prepare_datamodule(config: Mapping[str, Any], train_records: list[Any], directory: str) -> DataModule:
+    """Loads the saved data module of a resumed run, or fits a new one and saves it atomically."""
+    if os.path.exists(os.path.join(directory, "datamodule.json")):
+        return DataModule.load(directory)
+    datamodule = from_config(DataModule, config["datamodule"], path="datamodule").build(train_records)
+    staging = tempfile.mkdtemp(prefix=".tmp-data-", dir=os.path.dirname(directory))
+    datamodule.save(staging)
+    os.chmod(staging, 0o755)
+    shutil.rmtree(directory, ignore_errors=True)
+    os.replace(staging, directory)
+    return datamodule
+
+
+def complete_model_config(model: dict[str, Any], datamodule: DataModule) -> dict[str, Any]:
+    """Fills what the data decides into a ``text_classifier`` config: ``num_classes`` and the
+    ``vocab_size`` of ``token`` embedders (surface, postag and character analyses)."""
+    model = copy.deepcopy(model)
+    if model.get("type") != "text_classifier":
+        return model
+    text = datamodule.fields.get(model.get("text_field", "text"))
+    label = datamodule.fields.get(model.get("label_field", "label"))
+    if label is not None and "num_classes" not in model:
+        model["num_classes"] = label.num_labels
+    embedder = model.get("embedder")
+    if text is None or not isinstance(embedder, dict):
+        return model
+    sizes = {
+        "surface": getattr(text, "vocab_size", None),
+        "postag": getattr(text, "postag_vocab_size", None),
+        "character": getattr(text, "character_vocab_size", None),
+    }
+    if embedder.get("type") == "analyzed_text":
+        for analysis, size in sizes.items():
+            sub = embedder.get(analysis)
+            if isinstance(sub, dict) and sub.get("type", "token") == "token" and "vocab_size" not in sub and size:
+                sub["vocab_size"] = size
+    elif embedder.get("type") == "token" and "vocab_size" not in embedder:
+        embedder["vocab_size"] = sizes["surface"]
+    return model
+
+
+def _build(config: dict[str, Any], workdir: str) -> tuple[Any, ...]:
+    missing = [key for key in REQUIRED_KEYS if key not in config]
+    if missing:
+        raise ConfigurationError(missing[0], f"missing config section {missing[0]!r} (required: {', '.join(REQUIRED_KEYS)})")
+    dataset = from_config(BaseDataset, config["dataset"], path="dataset")
+    splits = dataset.load()
+    datamodule = _prepare_datamodule(config, splits["train"], os.path.join(workdir, "data"))
+    model_config = complete_model_config(config["model"], datamodule)
+    with use_rngs(int(config.get("seed", 0))):
+        model = from_config(BaseFlaxModel, model_config, path="model")
+    collator = PaddedCollator(datamodule.batch, length=config.get("pad_length"))
+    trainer_config = copy.deepcopy(config["trainer"])
+    for key in ("train_dataloader", "val_dataloader"):
+        if isinstance(trainer_config.get(key), dict):
+            trainer_config[key] = {**trainer_config[key], "collator": collator}
+    trainer = from_config(FlaxTrainer, trainer_config, path="trainer")
+    resolved = {**config, "model": model_config}
+    return splits, datamodule, model, trainer, resolved
+
+
+def run(config: Any, workdir: str, config_path: str = "<config>") -> dict[str, dict[str, float]]:
+    """Trains as `config` says, writing into `workdir`; returns the final metrics.
+
+    Raises:
+        ConfigurationError: naming the config file and the key, for any mistake in the config.
+    """
+    config = _plain(config)
+    workdir = os.path.abspath(workdir)
+    os.makedirs(workdir, exist_ok=True)
+    try:
+        splits, datamodule, model, trainer, resolved = _build(config, workdir)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{config_path}: {error.path}", error.reason) from None
+    write_json_atomically(os.path.join(workdir, "config.json"), resolved)
+    for callback in trainer.callbacks:
+        set_workdir = getattr(callback, "set_workdir", None)
+        if callable(set_workdir):
+            set_workdir(workdir)
+        if isinstance(callback, TensorBoardCallback) and callback.run_config is None:
+            callback.run_config = json.dumps(resolved, indent=2, sort_keys=True, default=str)
+
+    state = trainer.engine.create_state(None, trainer, model)
+    checkpoints = CheckpointDirectory(os.path.join(workdir, "checkpoints"))
+    if checkpoints.latest_step() is not None:
+        state = checkpoints.restore(state)
+        print(f"resuming from {checkpoints.path(checkpoints.latest_step())}", flush=True)
+    state = trainer.train(model, splits["train"], splits.get("validation"), state=state)
+
+    evaluators = [e for cb in trainer.callbacks if (e := cb.on_eval_start(trainer, model, state)) is not None]
+    placed = trainer.distributor.replicate(state)
+    metrics: dict[str, dict[str, float]] = {}
+    for split in ("validation", "test"):
+        if splits.get(split):
+            for evaluator in evaluators:
+                evaluator.reset()
+            metrics[split] = trainer.evaluate(model, placed, splits[split], evaluators=evaluators)
+    metrics["step"] = int(jax.device_get(state.step))  # type: ignore[assignment]
+    write_json_atomically(os.path.join(workdir, "metrics.json"), metrics)
+    return metrics

@@ -1,0 +1,117 @@
+"""`TensorBoardCallback`: training curves for TensorBoard, written without TensorFlow.
+
+Event files are written with the `tensorboard` package alone (its `EventFileWriter` and summary
+protos). What goes in, at the trainer's global step:
+
+* every logged metric under its prefix (``train/loss``, ``val/loss``, ``val/accuracy``, ...);
+* ``train/learning_rate`` when the optimizer exposes it (optimizers built from a config do);
+* ``train/steps_per_sec`` between two training logs;
+* the run's configuration as text (tag ``config``), when `run_config` is set.
+
+View with ``tensorboard --logdir <workdir>``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorboard.plugins.text import metadata as text_metadata
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+from formed.training.callbacks import FlaxTrainingCallback
+from formed.training.optimizers import learning_rate_of
+from formed.training.state import TrainState
+
+if TYPE_CHECKING:
+    from flax import nnx
+
+    from formed.training.trainer import FlaxTrainer
+
+
+def text_event(tag: str, text: str, step: int) -> event_pb2.Event:
+    """A text summary (shown as Markdown in the Text tab), built from protos alone."""
+    tensor = tensor_pb2.TensorProto(
+        dtype=types_pb2.DT_STRING, string_val=[text.encode("utf-8")], tensor_shape=tensor_shape_pb2.TensorShapeProto()
+    )
+    value = summary_pb2.Summary.Value(tag=tag, metadata=text_metadata.create_summary_metadata(tag, ""), tensor=tensor)
+    return event_pb2.Event(wall_time=time.time(), step=step, summary=summary_pb2.Summary(value=[value]))
+
+
+def scalar_event(tag: str, value: float, step: int) -> event_pb2.Event:
+    """One scalar point as an event proto."""
+    summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=float(value))])
+    return event_pb2.Event(wall_time=time.time(), step=step, summary=summary)
+
+
+@FlaxTrainingCallback.register("tensorboard")
+class TensorBoardCallback(FlaxTrainingCallback):
+    """Writes logged metrics, learning rate, speed and the run config as TensorBoard events.
+
+    Args:
+        directory: where the event files go; the `train` binary sets it to the work directory
+            when absent.
+        run_config: text shown in TensorBoard's Text tab (the `train` binary puts the resolved
+            config there, as JSON).
+    """
+
+    def __init__(self, directory: str | None = None, run_config: str | None = None) -> None:
+        self.directory = directory
+        self.run_config = run_config
+        self.writer: EventFileWriter | None = None
+        self._last_log: tuple[int, float] | None = None
+
+    def set_workdir(self, workdir: str) -> None:
+        """Used by the `train` binary: the work directory, unless a directory was configured."""
+        if self.directory is None:
+            self.directory = workdir
+
+    def on_training_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> None:
+        if self.directory is None:
+            raise ValueError("TensorBoardCallback needs directory= (the train binary sets it to --workdir)")
+        os.makedirs(self.directory, exist_ok=True)
+        self.writer = EventFileWriter(self.directory)
+        step = trainer.global_step
+        if step > 0:
+            # A resumed run: TensorBoard drops the points of the interrupted run after this step.
+            self.writer.add_event(
+                event_pb2.Event(wall_time=time.time(), step=step, session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START))
+            )
+        if self.run_config is not None:
+            # Indented by four spaces: Markdown shows the JSON as a code block.
+            text = "\n".join("    " + line for line in self.run_config.splitlines())
+            self.writer.add_event(text_event("config", text, step))
+        self.writer.flush()
+        self._last_log = (step, time.monotonic())
+
+    def write_scalars(self, metrics: dict[str, float], step: int, prefix: str = "") -> None:
+        """Adds ``prefix + name`` points at `step` and flushes."""
+        if self.writer is None:
+            raise RuntimeError("TensorBoardCallback is not open: training has not started")
+        for name, value in metrics.items():
+            self.writer.add_event(scalar_event(prefix + name, value, step))
+        self.writer.flush()
+
+    def on_log(
+        self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, metrics: dict[str, float], prefix: str = ""
+    ) -> None:
+        step = trainer.global_step
+        scalars: dict[str, Any] = dict(metrics)
+        if prefix == trainer.train_prefix:
+            learning_rate = learning_rate_of(trainer.distributor.unreplicate(state.opt_state))
+            if learning_rate is not None:
+                scalars["learning_rate"] = float(np.asarray(learning_rate))
+            now = time.monotonic()
+            if self._last_log is not None and step > self._last_log[0] and now > self._last_log[1]:
+                scalars["steps_per_sec"] = (step - self._last_log[0]) / (now - self._last_log[1])
+            self._last_log = (step, now)
+        self.write_scalars(scalars, step, prefix)
+
+    def on_training_end(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        return None

@@ -1,0 +1,68 @@
+"""The `train` binary: trains a model from an ml_collections config file.
+
+    tools/bazel run //formed/training:train -- \\
+        --config=formed/training/configs/text_classifier.py --workdir=/tmp/formed/run1 \\
+        --config.trainer.max_epochs=3
+
+Relative paths are taken from the directory `bazel run` was started in. The work is done by
+`formed.training.run.run`; see there for the config keys and the work directory's contents.
+Running again with the same --workdir resumes from the latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from formed.training.run import run
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file (get_config()).")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, TensorBoard events and metrics.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def resolve_path(path: str) -> str:
+    """`path` relative to where the user ran `bazel run` ($BUILD_WORKING_DIRECTORY), if set."""
+    base = os.environ.get("BUILD_WORKING_DIRECTORY")
+    if base and not os.path.isabs(path):
+        return os.path.join(base, path)
+    return path
+
+
+def resolve_path_flags(argv: list[str], names: tuple[str, ...] = ("config", "workdir")) -> list[str]:
+    """Rewrites ``--name=PATH`` and ``--name PATH`` so that relative paths survive `bazel run`,
+    which runs binaries from their runfiles directory."""
+    result: list[str] = []
+    pending: str | None = None
+    for arg in argv:
+        if pending is not None:
+            result.append(resolve_path(arg))
+            pending = None
+            continue
+        for name in names:
+            if arg == f"--{name}":
+                pending = name
+                break
+            if arg.startswith(f"--{name}="):
+                arg = f"--{name}=" + resolve_path(arg.split("=", 1)[1])
+                break
+        result.append(arg)
+    return result
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
+    config_path = flags.FLAGS["config"].config_filename
+    metrics = run(_CONFIG.value, _WORKDIR.value, config_path=config_path)
+    print("final metrics:", {split: value for split, value in metrics.items()}, flush=True)
+
+
+if __name__ == "__main__":
+    sys.argv = resolve_path_flags(sys.argv)
+    app.run(main)

@@ -1,0 +1,298 @@
+"""`FlaxTrainer`: the training loop.
+
+The loop is deliberately plain. Per step it shards the batch, calls the compiled step function,
+records the loss array and runs the batch hooks; it never waits for the device. The host reads
+device values only when metrics are logged or a model is evaluated, so the host runs ahead,
+queueing steps while the `DataLoader`'s thread collates the next batches.
+
+Resuming: given a ``state`` whose step is ``s``, training continues at epoch
+``s // steps_per_epoch`` and skips the first ``s % steps_per_epoch`` batches of that epoch; the
+sampler's ``set_epoch`` makes the data order the one an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Generic, Iterable, Literal, Sequence, TypeVar
+
+import jax
+import numpy as np
+from flax import nnx
+
+from formed.core.random import RngsLike
+from formed.data import DataLoader
+from formed.training.callbacks import FlaxTrainingCallback
+from formed.training.distributors import BaseDistributor, SingleDeviceDistributor
+from formed.training.engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine, get_loss
+from formed.training.exceptions import StopEarly
+from formed.training.metrics import IEvaluator
+from formed.training.progress import ProgressBar
+from formed.training.state import TrainState
+
+ItemT = TypeVar("ItemT")
+ModelInputT = TypeVar("ModelInputT")
+ModelOutputT = TypeVar("ModelOutputT")
+ModelParamsT = TypeVar("ModelParamsT")
+
+Strategy = Literal["epoch", "step"]
+# A data loader maps a dataset to an iterable of batches (one pass = one epoch), e.g.
+# `formed.data.DataLoader`; a `sampler` attribute with `set_epoch` makes resuming exact.
+DataLoaderLike = Callable[[Sequence[Any]], Iterable[Any]]
+
+
+class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
+    """Trains a Flax NNX model with an engine, a distributor and callbacks.
+
+    Args:
+        train_dataloader: maps the training dataset to batches: a `formed.data.DataLoader`
+            (built from a config) or any ``dataset -> iterable of batches`` function.
+        val_dataloader: the same for the validation dataset.
+        engine: computes steps; `DefaultFlaxTrainingEngine()` by default.
+        callbacks: hooks run in the documented order (see `formed.training.callbacks`).
+        distributor: device placement; `SingleDeviceDistributor()` by default.
+        max_epochs: epochs to train.
+        eval_strategy: evaluate every `eval_interval` ``"epoch"``s or ``"step"``s.
+        eval_interval: see `eval_strategy`.
+        logging_strategy: log training metrics every `logging_interval` ``"epoch"``s or ``"step"``s.
+        logging_interval: see `logging_strategy`.
+        logging_first_step: also log after the first step.
+        train_prefix: prefix of training metric names in logs (``"train/loss"``).
+        val_prefix: prefix of validation metric names (``"val/loss"``).
+        progress: show a progress bar (on stderr).
+
+    Example::
+
+        trainer = FlaxTrainer(train_dataloader=train_loader, val_dataloader=val_loader,
+                              engine=DefaultFlaxTrainingEngine(optimizer=optax.adamw(1e-3)),
+                              max_epochs=10, callbacks=[EarlyStoppingCallback(patience=3)])
+        state = trainer.train(model, train_items, val_items)
+        model = nnx.merge(state.graphdef, state.params, *state.additional_states)
+    """
+
+    def __init__(
+        self,
+        *,
+        train_dataloader: DataLoader,
+        val_dataloader: DataLoader | None = None,
+        engine: FlaxTrainingEngine | None = None,
+        callbacks: Sequence[FlaxTrainingCallback] = (),
+        distributor: BaseDistributor | None = None,
+        max_epochs: int = 10,
+        eval_strategy: Strategy = "epoch",
+        eval_interval: int = 1,
+        logging_strategy: Strategy = "epoch",
+        logging_interval: int = 1,
+        logging_first_step: bool = True,
+        train_prefix: str = "train/",
+        val_prefix: str = "val/",
+        progress: bool = True,
+    ) -> None:
+        for name, strategy in (("eval_strategy", eval_strategy), ("logging_strategy", logging_strategy)):
+            if strategy not in ("epoch", "step"):
+                raise ValueError(f"{name} must be 'epoch' or 'step', got {strategy!r}")
+        for name, interval in (("eval_interval", eval_interval), ("logging_interval", logging_interval), ("max_epochs", max_epochs)):
+            if interval < 1:
+                raise ValueError(f"{name} must be at least 1, got {interval}")
+        self.train_dataloader = train_dataloader
+        self.val_dataloader = val_dataloader
+        self.engine = engine if engine is not None else DefaultFlaxTrainingEngine()
+        self.callbacks = list(callbacks)
+        self.distributor = distributor if distributor is not None else SingleDeviceDistributor()
+        self.max_epochs = max_epochs
+        self.eval_strategy = eval_strategy
+        self.eval_interval = eval_interval
+        self.logging_strategy = logging_strategy
+        self.logging_interval = logging_interval
+        self.logging_first_step = logging_first_step
+        self.train_prefix = train_prefix
+        self.val_prefix = val_prefix
+        self.progress = progress
+        # Host-side counters: callbacks read these instead of waiting for `state.step`.
+        self.global_step = 0
+        self.epoch = 0
+        self.steps_per_epoch = 0
+        self._train_step: Callable[..., Any] | None = None
+        self._eval_step: Callable[..., Any] | None = None
+
+    # The compiled steps are cached on the trainer, so training twice does not trace twice.
+    @property
+    def train_step_fn(self) -> Callable[..., Any]:
+        if self._train_step is None:
+            self._train_step = self.distributor.map(self.engine.train_step, static_argnums=(2,), donate_argnums=(1,))
+        return self._train_step
+
+    @property
+    def eval_step_fn(self) -> Callable[..., Any]:
+        if self._eval_step is None:
+            self._eval_step = self.distributor.map(self.engine.eval_step, static_argnums=(2,))
+        return self._eval_step
+
+    def _loss_of(self, output: Any) -> Any:
+        accessor = getattr(self.engine, "loss", "loss")
+        try:
+            return get_loss(output, accessor)
+        except (AttributeError, KeyError, TypeError):
+            return None
+
+    def evaluate(
+        self,
+        model: nnx.Module,
+        state: TrainState,
+        dataset: Sequence[ItemT],
+        dataloader: DataLoaderLike | None = None,
+        evaluators: Sequence[IEvaluator] = (),
+    ) -> dict[str, float]:
+        """Metrics of `state` on `dataset`: the mean loss plus those of `evaluators`.
+
+        `state` is in the distributor's layout (as callbacks receive it). Runs no hooks.
+        """
+        loader = dataloader or self.val_dataloader
+        if loader is None:
+            raise ValueError("evaluate needs a dataloader: give val_dataloader to the trainer or dataloader= here")
+        distributor = self.distributor
+        eval_step = self.eval_step_fn
+        losses = []
+        for batch in loader(dataset):
+            output = distributor.unshard(eval_step(distributor.shard(batch), state, self))
+            loss = self._loss_of(output)
+            if loss is not None:
+                losses.append(loss)
+            for evaluator in evaluators:
+                evaluator.update(batch, output)
+        metrics: dict[str, float] = {}
+        if losses:
+            metrics["loss"] = float(np.mean(jax.device_get(losses)))
+        for evaluator in evaluators:
+            metrics.update(evaluator.compute())
+        return metrics
+
+    def _validate(self, model: nnx.Module, state: TrainState, val_dataset: Sequence[ItemT]) -> dict[str, float]:
+        evaluators = [e for cb in self.callbacks if (e := cb.on_eval_start(self, model, state)) is not None]
+        metrics = self.evaluate(model, state, val_dataset, evaluators=evaluators)
+        for callback in self.callbacks:
+            callback.on_eval_end(self, model, state, metrics, prefix=self.val_prefix)
+        for callback in self.callbacks:
+            callback.on_log(self, model, state, metrics, prefix=self.val_prefix)
+        return metrics
+
+    def _log_train(self, model: nnx.Module, state: TrainState, losses: list[Any]) -> dict[str, float]:
+        metrics = {"loss": float(np.mean(jax.device_get(losses)))} if losses else {}
+        losses.clear()
+        for callback in self.callbacks:
+            callback.on_log(self, model, state, metrics, prefix=self.train_prefix)
+        return metrics
+
+    def _report(
+        self,
+        model: nnx.Module,
+        state: TrainState,
+        val_dataset: Sequence[ItemT] | None,
+        losses: list[Any] | None,
+        progress: ProgressBar,
+    ) -> None:
+        """Evaluates (if `val_dataset`) then logs training metrics (if `losses`), in hook order."""
+        if val_dataset is not None:
+            progress.set_metrics(self._validate(model, state, val_dataset), self.val_prefix)
+        if losses is not None:
+            progress.set_metrics(self._log_train(model, state, losses), self.train_prefix)
+        progress.refresh()
+
+    def train(
+        self,
+        model: nnx.Module,
+        train_dataset: Sequence[ItemT],
+        val_dataset: Sequence[ItemT] | None = None,
+        state: TrainState | None = None,
+        rngs: RngsLike | None = None,
+    ) -> TrainState:
+        """Trains `model` and returns the final state (the model object itself is not changed).
+
+        Args:
+            model: the model to train.
+            train_dataset: training items, batched by `train_dataloader`.
+            val_dataset: validation items, batched by `val_dataloader`.
+            state: a state to resume from (e.g. a restored checkpoint); created by the engine
+                from `model` when absent.
+            rngs: passed to ``engine.create_state``.
+
+        Raises:
+            ValueError: if `val_dataset` is given without a `val_dataloader`, or the training
+                dataset yields no batch.
+        """
+        if val_dataset is not None and self.val_dataloader is None:
+            raise ValueError("val_dataset was given but the trainer has no val_dataloader")
+        if state is None:
+            state = self.engine.create_state(rngs, self, model)
+        # Copy: the step donates the state's buffers, which may be shared with `model` or the caller.
+        state = jax.tree.map(lambda x: x.copy() if isinstance(x, jax.Array) else x, state)
+        train_batches = self.train_dataloader(train_dataset)
+        try:
+            steps_per_epoch = len(train_batches)  # type: ignore[arg-type]
+        except TypeError:
+            train_batches = list(train_batches)
+            steps_per_epoch = len(train_batches)
+        if steps_per_epoch == 0:
+            raise ValueError(f"the training dataset ({len(train_dataset)} items) gives no batch; check the batch size")
+        start_step = int(state.step)  # the one read of a device value before the loop
+        start_epoch, skip = divmod(start_step, steps_per_epoch)
+        self.steps_per_epoch = steps_per_epoch
+        self.global_step = start_step
+        sampler = getattr(self.train_dataloader, "sampler", None)
+
+        distributor = self.distributor
+        train_step = self.train_step_fn
+        state = distributor.replicate(state)
+        progress = ProgressBar(self.max_epochs * steps_per_epoch, initial=start_step, enabled=self.progress)
+        losses: list[Any] = []
+        for callback in self.callbacks:
+            callback.on_training_start(self, model, state)
+        try:
+            for epoch in range(start_epoch + 1, self.max_epochs + 1):
+                self.epoch = epoch
+                progress.set_description(f"epoch {epoch}/{self.max_epochs}")
+                if sampler is not None and hasattr(sampler, "set_epoch"):
+                    sampler.set_epoch(epoch - 1)
+                for callback in self.callbacks:
+                    callback.on_epoch_start(self, model, state, epoch)
+                batches: Iterable[Any] = train_batches
+                if epoch == start_epoch + 1 and skip:
+                    batches = itertools.islice(train_batches, skip, None)
+                for batch in batches:
+                    for callback in self.callbacks:
+                        callback.on_batch_start(self, model, state, epoch)
+                    state, output = train_step(distributor.shard(batch), state, self)
+                    output = distributor.unshard(output)
+                    self.global_step += 1
+                    step = self.global_step
+                    loss = self._loss_of(output)
+                    if loss is not None:
+                        losses.append(loss)
+                    progress.update()
+                    for callback in self.callbacks:
+                        callback.on_batch_end(self, model, state, epoch, output)
+                    evaluate = self.eval_strategy == "step" and val_dataset is not None and step % self.eval_interval == 0
+                    log = (self.logging_strategy == "step" and step % self.logging_interval == 0) or (
+                        self.logging_first_step and step == 1
+                    )
+                    if evaluate or log:
+                        self._report(model, state, val_dataset if evaluate else None, losses if log else None, progress)
+                evaluate = self.eval_strategy == "epoch" and val_dataset is not None and epoch % self.eval_interval == 0
+                log = self.logging_strategy == "epoch" and epoch % self.logging_interval == 0
+                if evaluate or log:
+                    self._report(model, state, val_dataset if evaluate else None, losses if log else None, progress)
+                for callback in self.callbacks:
+                    callback.on_epoch_end(self, model, state, epoch)
+        except StopEarly as stop:
+            if progress.enabled:
+                progress.stream.write(f"\nstopping early: {stop}\n")
+        finally:
+            progress.close()
+            close = getattr(train_batches, "close", None)
+            if callable(close):
+                close()
+        state = distributor.unreplicate(state)
+        for callback in self.callbacks:
+            replacement = callback.on_training_end(self, model, state)
+            if replacement is not None:
+                state = replacement
+        return state
