@@ -9,6 +9,7 @@ variable ``FORMED_REQUIRE_NATIVE=1`` (the Bazel test targets do) turns that fall
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import types
@@ -23,7 +24,9 @@ _logger = logging.getLogger(__name__)
 
 def _load() -> tuple[types.ModuleType, str | None]:
     try:
-        from formed.data import _text_native
+        # import_module, not `from formed.data import ...`, so that a missing file reads as
+        # "No module named ...", not as a circular import of the half-initialized package.
+        _text_native = importlib.import_module("formed.data._text_native")
     except ImportError as error:
         if os.environ.get(REQUIRE_NATIVE_ENV) == "1":
             raise ImportError(
