@@ -214,10 +214,10 @@ void for_each_token(std::string_view text, bool lowercase, long max_tokens, std:
 }
 
 // ---------------------------------------------------------------------------------------------
-// A string → int64 hash table keyed by bytes: open addressing with linear probing. A slot keeps
-// a hash tag, the length and the first and last 8 bytes of its key, so that looking up a key of
-// at most 16 bytes (nearly every word) reads one 32-byte slot and never the key arena. Values
-// live in an array in insertion order.
+// A string → Value hash table keyed by bytes: open addressing with linear probing. A slot keeps
+// a hash tag, the length, the first and last 8 bytes of its key and its value, so that looking
+// up a key of at most 16 bytes (nearly every word) reads one slot (32 bytes for int32 ids) and
+// never the key arena.
 
 // The bytes of a key of at most 8 bytes packed into a word; for a given length, distinct keys
 // give distinct words (every byte is read at least once).
@@ -240,85 +240,82 @@ inline uint64_t mix(uint64_t h) {
   return h;
 }
 
-class StringTable {
- public:
-  // A key with its hash and inline words, computed once so that its slot can be prefetched
-  // before the lookup.
-  struct Key {
-    std::string_view bytes;
-    uint64_t hash, head, tail;
-  };
+// A key with its hash and inline words, computed once so that its slot can be prefetched
+// before the lookup.
+struct Key {
+  std::string_view bytes;
+  uint64_t hash, head, tail;
+};
 
-  static Key make_key(std::string_view bytes) {
-    constexpr uint64_t kMul = 0x9FB21C651E98DF25ull;
-    const char* p = bytes.data();
-    const size_t n = bytes.size();
-    Key key{bytes, 0, 0, 0};
-    if (n <= 8) {
-      key.head = pack_short(p, n);
-      key.hash = mix((key.head ^ (n * 0xFF51AFD7ED558CCDull)) * kMul);
-      return key;
-    }
-    std::memcpy(&key.head, p, 8);
-    std::memcpy(&key.tail, p + n - 8, 8);  // overlaps head when n < 16
-    uint64_t h = (0x9E3779B97F4A7C15ull ^ (n * 0xFF51AFD7ED558CCDull) ^ key.head) * kMul;
-    for (size_t i = 8; i + 8 < n; i += 8) {
-      uint64_t v;
-      std::memcpy(&v, p + i, 8);
-      h = ((h ^ (h >> 29)) ^ v) * kMul;
-    }
-    key.hash = mix((h ^ (h >> 29) ^ key.tail) * kMul);
+inline Key make_key(std::string_view bytes) {
+  constexpr uint64_t kMul = 0x9FB21C651E98DF25ull;
+  const char* p = bytes.data();
+  const size_t n = bytes.size();
+  Key key{bytes, 0, 0, 0};
+  if (n <= 8) {
+    key.head = pack_short(p, n);
+    key.hash = mix((key.head ^ (n * 0xFF51AFD7ED558CCDull)) * kMul);
     return key;
   }
+  std::memcpy(&key.head, p, 8);
+  std::memcpy(&key.tail, p + n - 8, 8);  // overlaps head when n < 16
+  uint64_t h = (0x9E3779B97F4A7C15ull ^ (n * 0xFF51AFD7ED558CCDull) ^ key.head) * kMul;
+  for (size_t i = 8; i + 8 < n; i += 8) {
+    uint64_t v;
+    std::memcpy(&v, p + i, 8);
+    h = ((h ^ (h >> 29)) ^ v) * kMul;
+  }
+  key.hash = mix((h ^ (h >> 29) ^ key.tail) * kMul);
+  return key;
+}
 
+template <class Value>
+class StringTable {
+ public:
   StringTable() { rehash(64); }
 
   void prefetch(const Key& key) const { __builtin_prefetch(&slots_[key.hash & mask_]); }
 
   // The value of `key`, or nullptr.
-  const int64_t* find(const Key& key) const {
+  const Value* find(const Key& key) const {
     const uint32_t tag = tag_of(key.hash);
     for (size_t i = key.hash & mask_;; i = (i + 1) & mask_) {
       const Slot& slot = slots_[i];
       if (slot.tag == 0) return nullptr;
-      if (matches(slot, tag, key)) return &values_[slot.entry];
+      if (matches(slot, tag, key)) return &slot.value;
     }
   }
-  const int64_t* find(std::string_view bytes) const { return find(make_key(bytes)); }
+  const Value* find(std::string_view bytes) const { return find(make_key(bytes)); }
 
   // The value of `key`, inserted with `initial` when absent.
-  int64_t& get_or_insert(const Key& key, int64_t initial) {
+  Value& get_or_insert(const Key& key, Value initial) {
     const uint32_t tag = tag_of(key.hash);
     size_t i = key.hash & mask_;
     for (;; i = (i + 1) & mask_) {
-      const Slot& slot = slots_[i];
+      Slot& slot = slots_[i];
       if (slot.tag == 0) break;
-      if (matches(slot, tag, key)) return values_[slot.entry];
+      if (matches(slot, tag, key)) return slot.value;
     }
-    if (arena_.size() + key.bytes.size() > UINT32_MAX || values_.size() >= INT32_MAX) {
-      throw std::length_error("too many distinct tokens for the table");
-    }
-    if ((values_.size() + 1) * 4 > slots_.size() * 3) {  // keep the load under 3/4
+    if (arena_.size() + key.bytes.size() > UINT32_MAX) throw std::length_error("too many distinct tokens for the table");
+    if ((size_ + 1) * 4 > slots_.size() * 3) {  // keep the load under 3/4
       rehash(slots_.size() * 2);
       return get_or_insert(key, initial);
     }
-    const auto offset = static_cast<uint32_t>(arena_.size());
-    const auto length = static_cast<uint32_t>(key.bytes.size());
-    slots_[i] = Slot{key.head, key.tail, tag, length, offset, static_cast<int32_t>(values_.size())};
+    slots_[i] = Slot{key.head, key.tail, tag, static_cast<uint32_t>(key.bytes.size()),
+                     static_cast<uint32_t>(arena_.size()), initial};
     arena_.append(key.bytes.data(), key.bytes.size());
-    keys_.emplace_back(offset, length);
-    values_.push_back(initial);
-    return values_.back();
+    ++size_;
+    return slots_[i].value;
   }
-  int64_t& get_or_insert(std::string_view bytes, int64_t initial) { return get_or_insert(make_key(bytes), initial); }
+  Value& get_or_insert(std::string_view bytes, Value initial) { return get_or_insert(make_key(bytes), initial); }
 
-  size_t size() const { return values_.size(); }
+  size_t size() const { return size_; }
 
-  // Calls f(key, value) for every entry, in insertion order.
+  // Calls f(key, value) for every entry (in table order).
   template <class F>
   void for_each(F&& f) const {
-    for (size_t e = 0; e < values_.size(); ++e) {
-      f(std::string_view(arena_.data() + keys_[e].first, keys_[e].second), values_[e]);
+    for (const Slot& slot : slots_) {
+      if (slot.tag != 0) f(std::string_view(arena_.data() + slot.offset, slot.length), slot.value);
     }
   }
 
@@ -328,9 +325,9 @@ class StringTable {
     uint32_t tag;         // high half of the hash, never 0; 0 marks a free slot
     uint32_t length;
     uint32_t offset;      // of the key in the arena
-    int32_t entry;        // index in values_ and keys_
+    Value value;
   };
-  static_assert(sizeof(Slot) == 32, "two slots per cache line");
+  static_assert(sizeof(Value) > 4 || sizeof(Slot) == 32, "two id slots per cache line");
 
   static uint32_t tag_of(uint64_t hash) { return static_cast<uint32_t>(hash >> 32) | 1u; }
 
@@ -354,9 +351,8 @@ class StringTable {
   }
 
   std::vector<Slot> slots_;
-  std::vector<int64_t> values_;
-  std::vector<std::pair<uint32_t, uint32_t>> keys_;  // (offset, length) of each entry
   std::string arena_;
+  size_t size_ = 0;
   size_t mask_ = 0;
 };
 
@@ -380,11 +376,12 @@ class RowTokens {
   }
 
   // The keys of the gathered tokens, in order, with their slots in `table` prefetched.
-  const std::vector<StringTable::Key>& keys(const StringTable& table) {
+  template <class Table>
+  const std::vector<Key>& keys(const Table& table) {
     keys_.clear();
     for (const Pending& token : pending_) {
       const char* data = token.data != nullptr ? token.data : lowered_.data() + token.offset;
-      keys_.push_back(StringTable::make_key(std::string_view(data, token.length)));
+      keys_.push_back(make_key(std::string_view(data, token.length)));
       table.prefetch(keys_.back());
     }
     return keys_;
@@ -397,7 +394,7 @@ class RowTokens {
   };
   std::vector<Pending> pending_;
   std::string lowered_;
-  std::vector<StringTable::Key> keys_;
+  std::vector<Key> keys_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -507,7 +504,7 @@ void for_each_code_point(std::string_view token, F&& f) {
   }
 }
 
-py::dict to_dict(const StringTable& table) {
+py::dict to_dict(const StringTable<int64_t>& table) {
   py::dict result;
   table.for_each([&](std::string_view key, int64_t value) { result[to_python(key)] = py::int_(value); });
   return result;
@@ -529,7 +526,7 @@ py::list tokenize(py::handle text, bool lowercase, std::optional<long> max_lengt
 
 py::dict count_tokens(py::handle items, bool lowercase) {
   Batch batch = read_batch(items);
-  StringTable counts;
+  StringTable<int64_t> counts;
   {
     py::gil_scoped_release release;
     std::string scratch;
@@ -546,7 +543,7 @@ py::dict count_tokens(py::handle items, bool lowercase) {
 
 py::dict count_characters(py::handle items, bool lowercase) {
   Batch batch = read_batch(items);
-  StringTable counts;
+  StringTable<int64_t> counts;
   {
     py::gil_scoped_release release;
     std::string scratch;
@@ -569,13 +566,14 @@ class TokenIndex {
       throw py::type_error("expected a list of tokens, got " + type_name(tokens));
     }
     py::sequence sequence = py::reinterpret_borrow<py::sequence>(tokens);
+    if (sequence.size() > static_cast<size_t>(INT32_MAX)) throw py::value_error("too many tokens for int32 ids");
     for (size_t index = 0; index < sequence.size(); ++index) {
       py::object token = sequence[index];
       if (!PyUnicode_Check(token.ptr())) {
         throw py::type_error("token " + std::to_string(index) + " is " + type_name(token) + "; expected str");
       }
       std::vector<py::object> keep;
-      ids_.get_or_insert(utf8_view(token.ptr(), keep), static_cast<int64_t>(index));
+      ids_.get_or_insert(utf8_view(token.ptr(), keep), static_cast<int32_t>(index));
     }
   }
 
@@ -608,8 +606,8 @@ class TokenIndex {
         for_each_item_token(batch, i, lowercase, limit, scratch,
                             [&](std::string_view token) { row.add(token, scratch); });
         for (const auto& key : row.keys(ids_)) {
-          const int64_t* id = ids_.find(key);
-          flat.push_back(static_cast<int32_t>(id != nullptr ? *id : unknown_id_));
+          const int32_t* id = ids_.find(key);
+          flat.push_back(id != nullptr ? *id : static_cast<int32_t>(unknown_id_));
         }
         if (eos_id >= 0) flat.push_back(static_cast<int32_t>(eos_id));
         ends[i] = flat.size();
@@ -694,11 +692,11 @@ class TokenIndex {
 
  private:
   int64_t id_of(std::string_view token) const {
-    const int64_t* id = ids_.find(token);
+    const int32_t* id = ids_.find(token);
     return id != nullptr ? *id : unknown_id_;
   }
 
-  StringTable ids_;
+  StringTable<int32_t> ids_;
   int64_t unknown_id_;
 };
 
