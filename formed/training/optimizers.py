@@ -39,7 +39,7 @@ def _unknown(name: str, names: list[str]) -> str:
 
 
 def _is_schedule_config(value: Any) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("type"), str) and "schedule" in value["type"]
+    return isinstance(value, dict) and isinstance(value.get("type"), str)
 
 
 def build_schedule(config: Any, path: str = "") -> Any:
@@ -96,7 +96,8 @@ def build_optimizer(config: Any, path: str = "") -> optax.GradientTransformation
 
 
 def learning_rate_of(opt_state: Any) -> jax.Array | None:
-    """The current learning rate stored by `optax.inject_hyperparams` in `opt_state`, if any."""
+    """The learning rate stored by `optax.inject_hyperparams` in `opt_state`, if any: the rate
+    the latest update used (a schedule's value at the step before the current count)."""
     found: list[Any] = []
 
     def visit(node: Any) -> None:

@@ -12,10 +12,12 @@ sampler's ``set_epoch`` makes the data order the one an uninterrupted run would 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any, Callable, Generic, Iterable, Literal, Sequence, TypeVar
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
@@ -111,21 +113,20 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         self.global_step = 0
         self.epoch = 0
         self.steps_per_epoch = 0
-        self._train_step: Callable[..., Any] | None = None
-        self._eval_step: Callable[..., Any] | None = None
+        self._compiled: _CompiledSteps | None = None
 
-    # The compiled steps are cached on the trainer, so training twice does not trace twice.
-    @property
-    def train_step_fn(self) -> Callable[..., Any]:
-        if self._train_step is None:
-            self._train_step = self.distributor.map(self.engine.train_step, static_argnums=(2,), donate_argnums=(1,))
-        return self._train_step
+    def compiled_steps(self, state: TrainState) -> _CompiledSteps:
+        """The train and eval steps compiled for states shaped like `state` (cached).
 
-    @property
-    def eval_step_fn(self) -> Callable[..., Any]:
-        if self._eval_step is None:
-            self._eval_step = self.distributor.map(self.engine.eval_step, static_argnums=(2,))
-        return self._eval_step
+        The compiled functions take only the array fields of the state: the static fields
+        (``graphdef``, ``tx``) are closed over. Passed as arguments, they would be hashed on
+        every call, and hashing an nnx ``GraphDef`` costs more than a small model's whole step.
+        """
+        static = _static_fields(state)
+        cached = self._compiled
+        if cached is None or not _same_static(cached.static, static):
+            cached = self._compiled = _CompiledSteps(self, type(state), static)
+        return cached
 
     def _loss_of(self, output: Any) -> Any:
         accessor = getattr(self.engine, "loss", "loss")
@@ -150,10 +151,11 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         if loader is None:
             raise ValueError("evaluate needs a dataloader: give val_dataloader to the trainer or dataloader= here")
         distributor = self.distributor
-        eval_step = self.eval_step_fn
+        steps = self.compiled_steps(state)
+        dynamic = _dynamic_fields(state)
         losses = []
         for batch in loader(dataset):
-            output = distributor.unshard(eval_step(distributor.shard(batch), state, self))
+            output = distributor.unshard(steps.eval_step(distributor.shard(batch), dynamic, self))
             loss = self._loss_of(output)
             if loss is not None:
                 losses.append(loss)
@@ -176,7 +178,8 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         return metrics
 
     def _log_train(self, model: nnx.Module, state: TrainState, losses: list[Any]) -> dict[str, float]:
-        metrics = {"loss": float(np.mean(jax.device_get(losses)))} if losses else {}
+        # One transfer for the whole interval (not one per step).
+        metrics = {"loss": float(np.mean(jax.device_get(jnp.stack(losses))))} if losses else {}
         losses.clear()
         for callback in self.callbacks:
             callback.on_log(self, model, state, metrics, prefix=self.train_prefix)
@@ -240,8 +243,10 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         sampler = getattr(self.train_dataloader, "sampler", None)
 
         distributor = self.distributor
-        train_step = self.train_step_fn
-        state = distributor.replicate(state)
+        steps = self.compiled_steps(state)
+        train_step, as_state = steps.train_step, steps.as_state
+        dynamic = distributor.replicate(_dynamic_fields(state))
+        state = as_state(dynamic)
         progress = ProgressBar(self.max_epochs * steps_per_epoch, initial=start_step, enabled=self.progress)
         losses: list[Any] = []
         for callback in self.callbacks:
@@ -260,7 +265,8 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
                 for batch in batches:
                     for callback in self.callbacks:
                         callback.on_batch_start(self, model, state, epoch)
-                    state, output = train_step(distributor.shard(batch), state, self)
+                    dynamic, output = train_step(distributor.shard(batch), dynamic, self)
+                    state = as_state(dynamic)
                     output = distributor.unshard(output)
                     self.global_step += 1
                     step = self.global_step
@@ -290,9 +296,43 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
             close = getattr(train_batches, "close", None)
             if callable(close):
                 close()
-        state = distributor.unreplicate(state)
+        state = as_state(distributor.unreplicate(dynamic))
         for callback in self.callbacks:
             replacement = callback.on_training_end(self, model, state)
             if replacement is not None:
                 state = replacement
         return state
+
+
+def _static_fields(state: TrainState) -> dict[str, Any]:
+    return {f.name: getattr(state, f.name) for f in dataclasses.fields(state) if not f.metadata.get("pytree_node", True)}
+
+
+def _dynamic_fields(state: TrainState) -> dict[str, Any]:
+    return {f.name: getattr(state, f.name) for f in dataclasses.fields(state) if f.metadata.get("pytree_node", True)}
+
+
+def _same_static(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return a.keys() == b.keys() and all(a[k] is b[k] or a[k] == b[k] for k in a)
+
+
+class _CompiledSteps:
+    """The engine's steps compiled by the distributor over the array fields of a state."""
+
+    def __init__(self, trainer: FlaxTrainer, state_type: type[TrainState], static: dict[str, Any]) -> None:
+        self.static = static
+        self.state_type = state_type
+        engine = trainer.engine
+
+        def train_step(inputs: Any, dynamic: dict[str, Any], trainer: FlaxTrainer) -> tuple[dict[str, Any], Any]:
+            state, output = engine.train_step(inputs, state_type(**static, **dynamic), trainer)
+            return _dynamic_fields(state), output
+
+        def eval_step(inputs: Any, dynamic: dict[str, Any], trainer: FlaxTrainer) -> Any:
+            return engine.eval_step(inputs, state_type(**static, **dynamic), trainer)
+
+        self.train_step = trainer.distributor.map(train_step, static_argnums=(2,), donate_argnums=(1,))
+        self.eval_step = trainer.distributor.map(eval_step, static_argnums=(2,))
+
+    def as_state(self, dynamic: dict[str, Any]) -> TrainState:
+        return self.state_type(**self.static, **dynamic)

@@ -1,0 +1,103 @@
+import json
+import os
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+from formed.data import BasicBatchSampler, DataLoader
+from formed.training._testing import TinyClassifier, collate, list_loader, make_records, params_of
+from formed.training.callbacks import FlaxTrainingCallback
+from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory, arrays_to_state, state_to_arrays
+from formed.training.engine import DefaultFlaxTrainingEngine
+from formed.training.state import TrainState
+from formed.training.trainer import FlaxTrainer
+
+
+def _state(seed=0):
+    return TrainState.from_model(TinyClassifier(seed=seed), optax.adam(1e-3))
+
+
+def test_arrays_round_trip_including_prng_keys():
+    state = _state()
+    restored = arrays_to_state(state_to_arrays(state), _state(seed=1))
+    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(restored)):
+        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            np.testing.assert_array_equal(jax.random.key_data(a), jax.random.key_data(b))
+        else:
+            np.testing.assert_array_equal(a, b)
+
+
+def test_a_checkpoint_of_another_model_is_refused():
+    other = TrainState.from_model(TinyClassifier(hidden=8), optax.adam(1e-3))
+    with pytest.raises(ValueError, match="shape"):
+        arrays_to_state(state_to_arrays(_state()), other)
+
+
+def test_save_restore_and_prune_keep_last_and_best(tmp_path):
+    directory = CheckpointDirectory(str(tmp_path / "checkpoints"))
+    state = _state()
+    for step in (1, 2, 3, 4):
+        directory.save(state.replace(step=state.step + step), step, {"accuracy": step / 10})
+        if step == 2:
+            directory.set_best(2)
+        directory.prune(keep_last=2)
+    assert directory.steps() == [2, 3, 4]
+    index = json.loads((tmp_path / "checkpoints" / "index.json").read_text())
+    assert index["best"] == 2 and [entry["step"] for entry in index["checkpoints"]] == [2, 3, 4]
+    assert int(directory.restore(_state()).step) == 4
+    assert int(directory.restore(_state(), step=2).step) == 2
+    # Nothing temporary is left behind.
+    assert not [name for name in os.listdir(tmp_path / "checkpoints") if "tmp" in name]
+
+
+class Crash(FlaxTrainingCallback):
+    def __init__(self, at_step):
+        self.at_step = at_step
+
+    def on_batch_end(self, trainer, model, state, epoch, output):
+        if trainer.global_step == self.at_step:
+            raise RuntimeError("simulated crash")
+
+
+def _trainer(directory, *extra):
+    return FlaxTrainer(
+        train_dataloader=DataLoader(BasicBatchSampler(batch_size=16, shuffle=True, seed=1), collator=collate),
+        engine=DefaultFlaxTrainingEngine(optimizer=optax.adam(1e-2)),
+        callbacks=[CheckpointCallback(directory=directory, interval=3, keep_last=2), *extra],
+        max_epochs=3,
+        progress=False,
+    )
+
+
+def test_a_crashed_run_resumes_to_the_same_parameters(tmp_path):
+    records = make_records(80)  # 5 steps per epoch, 15 in all
+    uninterrupted = _trainer(str(tmp_path / "a")).train(TinyClassifier(), records)
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _trainer(str(tmp_path / "b"), Crash(at_step=8)).train(TinyClassifier(), records)
+    directory = CheckpointDirectory(str(tmp_path / "b"))
+    assert directory.latest_step() == 6  # saved every 3 steps and at the end of epoch 1 (step 5)
+    trainer = _trainer(str(tmp_path / "b"))
+    model = TinyClassifier()
+    state = directory.restore(trainer.engine.create_state(None, trainer, model))
+    resumed = trainer.train(model, records, state=state)
+
+    assert int(resumed.step) == int(uninterrupted.step) == 15
+    for a, b in zip(params_of(uninterrupted), params_of(resumed)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_best_checkpoint_by_metric(tmp_path):
+    records = make_records(32)
+    callback = CheckpointCallback(directory=str(tmp_path), keep_last=1, metric="-loss")
+    trainer = FlaxTrainer(
+        train_dataloader=list_loader(16), val_dataloader=list_loader(32),
+        engine=DefaultFlaxTrainingEngine(optimizer=optax.adam(1e-2)),
+        callbacks=[callback], max_epochs=3, progress=False,
+    )
+    trainer.train(TinyClassifier(), records, records)
+    index = CheckpointDirectory(str(tmp_path)).read_index()
+    assert index["best"] in CheckpointDirectory(str(tmp_path)).steps()
+    assert CheckpointDirectory(str(tmp_path)).latest_step() == 6

@@ -1,0 +1,100 @@
+import numpy as np
+import optax
+import pytest
+
+from formed.data import BasicBatchSampler, DataLoader
+from formed.training._testing import TinyClassifier, collate, list_loader, make_records, params_of
+from formed.training.callbacks import FlaxTrainingCallback
+from formed.training.engine import DefaultFlaxTrainingEngine
+from formed.training.trainer import FlaxTrainer
+
+
+def _trainer(**kwargs):
+    defaults = dict(
+        train_dataloader=list_loader(16),
+        val_dataloader=list_loader(32),
+        engine=DefaultFlaxTrainingEngine(optimizer=optax.adam(1e-2)),
+        max_epochs=3,
+        progress=False,
+    )
+    return FlaxTrainer(**{**defaults, **kwargs})
+
+
+class Logs(FlaxTrainingCallback):
+    def __init__(self):
+        self.entries = []
+
+    def on_log(self, trainer, model, state, metrics, prefix=""):
+        self.entries.append((trainer.global_step, prefix, dict(metrics)))
+
+
+def test_training_lowers_the_validation_loss_and_leaves_the_model_alone():
+    records = make_records(96)
+    model = TinyClassifier()
+    before = [np.asarray(x) for x in params_of(_trainer().engine.create_state(None, None, model))]
+    logs = Logs()
+    state = _trainer(callbacks=[logs], max_epochs=8).train(model, records, records)
+    val_losses = [metrics["loss"] for _, prefix, metrics in logs.entries if prefix == "val/"]
+    assert len(val_losses) == 8 and val_losses[-1] < val_losses[0]
+    assert int(state.step) == 8 * 6
+    # The model's own arrays are intact (the trainer donates a copy of them).
+    for a, b in zip(before, params_of(_trainer().engine.create_state(None, None, model))):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_step_is_traced_once():
+    trainer = _trainer()
+    trainer.train(TinyClassifier(), make_records(96), make_records(64))
+    assert trainer.compiled_steps(trainer.engine.create_state(None, trainer, TinyClassifier())).train_step._cache_size() == 1
+
+
+def test_step_strategies():
+    logs = Logs()
+    trainer = _trainer(
+        callbacks=[logs], max_epochs=2, eval_strategy="step", eval_interval=4,
+        logging_strategy="step", logging_interval=5, logging_first_step=True,
+    )
+    trainer.train(TinyClassifier(), make_records(96), make_records(32))  # 6 steps per epoch
+    assert [step for step, prefix, _ in logs.entries if prefix == "train/"] == [1, 5, 10]
+    assert [step for step, prefix, _ in logs.entries if prefix == "val/"] == [4, 8, 12]
+
+
+def test_epoch_intervals_and_custom_prefixes():
+    logs = Logs()
+    trainer = _trainer(callbacks=[logs], max_epochs=4, eval_interval=2, logging_interval=2, logging_first_step=False,
+                       train_prefix="t:", val_prefix="v:")
+    trainer.train(TinyClassifier(), make_records(32), make_records(32))
+    assert [(step, prefix) for step, prefix, _ in logs.entries] == [(4, "v:"), (4, "t:"), (8, "v:"), (8, "t:")]
+
+
+def test_val_dataset_without_val_dataloader_is_an_error():
+    with pytest.raises(ValueError, match="val_dataloader"):
+        _trainer(val_dataloader=None).train(TinyClassifier(), make_records(32), make_records(32))
+
+
+def test_invalid_strategy_is_an_error():
+    with pytest.raises(ValueError, match="eval_strategy"):
+        _trainer(eval_strategy="batch")
+
+
+def _loader():
+    return DataLoader(BasicBatchSampler(batch_size=16, shuffle=True, seed=3), collator=collate)
+
+
+def test_resuming_from_a_mid_epoch_state_matches_an_uninterrupted_run():
+    records = make_records(80)  # 5 batches per epoch
+    full = _trainer(train_dataloader=_loader(), max_epochs=3).train(TinyClassifier(), records)
+
+    class Stop(FlaxTrainingCallback):
+        def on_batch_end(self, trainer, model, state, epoch, output):
+            if trainer.global_step == 7:
+                from formed.training.exceptions import StopEarly
+
+                raise StopEarly("halfway")
+
+    half = _trainer(train_dataloader=_loader(), max_epochs=3, callbacks=[Stop()]).train(TinyClassifier(), records)
+    assert int(half.step) == 7
+    resumed = _trainer(train_dataloader=_loader(), max_epochs=3).train(TinyClassifier(), records, state=half)
+    assert int(resumed.step) == 15
+    for a, b in zip(params_of(full), params_of(resumed)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
