@@ -166,4 +166,6 @@ def test_callbacks_are_registered_and_buildable():
     assert isinstance(callback, EarlyStoppingCallback) and callback.patience == 2
     evaluation = from_config(FlaxTrainingCallback, {"type": "evaluation", "evaluator": {"type": "accuracy"}})
     assert isinstance(evaluation.evaluator, MulticlassAccuracy)
+    import formed.training  # the public package registers every callback, TensorBoard and checkpoints too
+
     assert {"evaluation", "early_stopping", "tensorboard", "checkpoint"} <= set(FlaxTrainingCallback.list_available())

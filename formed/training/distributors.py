@@ -44,17 +44,17 @@ class BaseDistributor(Registrable, abc.ABC, Generic[ModelInputT]):
         """How many devices a batch is split over."""
         return 1
 
-    @abc.abstractmethod
     def shard(self, inputs: ModelInputT) -> ModelInputT:
-        """Splits a batch along its first axis across devices."""
+        """Splits a batch along its first axis across devices (identity on one device)."""
+        return inputs
 
-    @abc.abstractmethod
     def replicate(self, inputs: _T) -> _T:
-        """Copies `inputs` (e.g. the training state) to every device."""
+        """Copies `inputs` (e.g. the training state) to every device (identity on one device)."""
+        return inputs
 
-    @abc.abstractmethod
     def unreplicate(self, inputs: _T) -> _T:
-        """Takes the first device's copy of replicated data."""
+        """Takes the first device's copy of replicated data (identity on one device)."""
+        return inputs
 
     @abc.abstractmethod
     def map(self, fn: _CallableT, static_argnums: Sequence[int] = (), donate_argnums: Sequence[int] = ()) -> _CallableT:
@@ -72,16 +72,8 @@ class BaseDistributor(Registrable, abc.ABC, Generic[ModelInputT]):
 
 @BaseDistributor.register("single")
 class SingleDeviceDistributor(BaseDistributor[ModelInputT]):
-    """Runs on the default device: `map` is `jax.jit`, everything else returns its input."""
-
-    def shard(self, inputs: ModelInputT) -> ModelInputT:
-        return inputs
-
-    def replicate(self, inputs: _T) -> _T:
-        return inputs
-
-    def unreplicate(self, inputs: _T) -> _T:
-        return inputs
+    """Runs on the default device: `map` is `jax.jit`; `shard`, `replicate` and `unreplicate`
+    return their input (the base class's behaviour)."""
 
     def map(self, fn: _CallableT, static_argnums: Sequence[int] = (), donate_argnums: Sequence[int] = ()) -> _CallableT:
         return jax.jit(fn, static_argnums=tuple(static_argnums), donate_argnums=tuple(donate_argnums))

@@ -50,3 +50,18 @@ def test_data_parallel_on_one_device_adds_the_device_axis():
 def test_too_many_devices_is_a_clear_error():
     with pytest.raises(ValueError, match="xla_force_host_platform_device_count"):
         DataParallelDistributor(num_devices=len(jax.local_devices()) + 1)
+
+
+def test_a_distributor_needs_only_map_and_reduce():
+    class JitOnly(BaseDistributor):
+        def map(self, fn, static_argnums=(), donate_argnums=()):
+            return jax.jit(fn, static_argnums=tuple(static_argnums))
+
+        def reduce(self, array, op="mean"):
+            return array
+
+    distributor = JitOnly()
+    batch = {"x": np.ones((2, 3))}
+    assert distributor.shard(batch) is batch and distributor.unreplicate(distributor.replicate(batch)) is batch
+    with pytest.raises(TypeError):
+        type("NoMap", (BaseDistributor,), {})()

@@ -1,0 +1,71 @@
+"""Data parallelism on 8 host devices: same parameters as one device, clear errors otherwise.
+
+XLA reads the device count when the backend starts, so this file sets ``XLA_FLAGS`` before jax
+is imported; it is its own test target (a separate process) for that reason.
+"""
+
+import os
+
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import optax  # noqa: E402
+import pytest  # noqa: E402
+
+from formed.training._testing import TinyClassifier, list_loader, make_records, params_of  # noqa: E402
+from formed.training.distributors import DataParallelDistributor, SingleDeviceDistributor  # noqa: E402
+from formed.training.engine import DefaultFlaxTrainingEngine  # noqa: E402
+from formed.training.trainer import FlaxTrainer  # noqa: E402
+
+
+def _train(distributor, batch_size=16, epochs=3):
+    trainer = FlaxTrainer(
+        train_dataloader=list_loader(batch_size),
+        val_dataloader=list_loader(32),
+        engine=DefaultFlaxTrainingEngine(optimizer=optax.adam(1e-2)),
+        distributor=distributor,
+        max_epochs=epochs,
+        progress=False,
+    )
+    # No dropout: each device would otherwise draw its own masks.
+    state = trainer.train(TinyClassifier(dropout=0.0), make_records(96), make_records(32))
+    return trainer, state
+
+
+def test_eight_host_devices_are_available():
+    assert len(jax.local_devices()) == 8
+
+
+def test_eight_devices_give_the_parameters_of_one():
+    _, single = _train(SingleDeviceDistributor())
+    trainer, parallel = _train(DataParallelDistributor(num_devices=8))
+    assert int(parallel.step) == int(single.step) == 18
+    for a, b in zip(params_of(single), params_of(parallel)):
+        assert a.shape == b.shape  # unreplicated: no device axis left
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    # And the model did learn: the result is not trivially equal because nothing moved.
+    initial = params_of(trainer.engine.create_state(None, trainer, TinyClassifier(dropout=0.0)))
+    assert any(not np.allclose(a, b) for a, b in zip(initial, params_of(parallel)))
+
+
+def test_parallel_evaluation_matches_single_device():
+    single_trainer, single = _train(SingleDeviceDistributor(), epochs=1)
+    parallel_trainer, parallel = _train(DataParallelDistributor(num_devices=8), epochs=1)
+    records = make_records(32, seed=1)
+    expected = single_trainer.evaluate(None, single, records)
+    placed = parallel_trainer.distributor.replicate(parallel)
+    got = parallel_trainer.evaluate(None, placed, records)
+    assert got["loss"] == pytest.approx(expected["loss"], rel=1e-4)
+
+
+def test_the_batch_is_split_across_all_devices():
+    distributor = DataParallelDistributor(num_devices=8)
+    sharded = distributor.shard({"x": np.zeros((32, 4), np.float32)})
+    assert sharded["x"].shape == (8, 4, 4)
+    assert len(sharded["x"].sharding.device_set) == 8
+
+
+def test_a_batch_size_not_divisible_by_the_device_count_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"divisible by num_devices=8"):
+        _train(DataParallelDistributor(num_devices=8), batch_size=12, epochs=1)

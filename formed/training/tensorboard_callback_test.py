@@ -1,0 +1,53 @@
+import optax
+from tensorboard.backend.event_processing import event_accumulator
+
+from formed.training._testing import TinyClassifier, list_loader, make_records
+from formed.training.engine import DefaultFlaxTrainingEngine
+from formed.training.optimizers import build_optimizer
+from formed.training.tensorboard_callback import TensorBoardCallback
+from formed.training.trainer import FlaxTrainer
+
+
+def _load(directory):
+    accumulator = event_accumulator.EventAccumulator(str(directory), size_guidance={event_accumulator.TENSORS: 0})
+    accumulator.Reload()
+    return accumulator
+
+
+def test_scalars_learning_rate_speed_and_config(tmp_path):
+    records = make_records(64)
+    callback = TensorBoardCallback(directory=str(tmp_path), run_config='{"model": "tiny"}')
+    trainer = FlaxTrainer(
+        train_dataloader=list_loader(16), val_dataloader=list_loader(32),
+        engine=DefaultFlaxTrainingEngine(optimizer=build_optimizer({"type": "sgd", "learning_rate": 0.1})),
+        callbacks=[callback], max_epochs=2, logging_strategy="step", logging_interval=2, progress=False,
+    )
+    trainer.train(TinyClassifier(), records, records)
+    accumulator = _load(tmp_path)
+    scalars = set(accumulator.Tags()["scalars"])
+    assert {"train/loss", "val/loss", "train/learning_rate", "train/steps_per_sec"} <= scalars
+    assert [event.step for event in accumulator.Scalars("val/loss")] == [4, 8]
+    assert [event.step for event in accumulator.Scalars("train/loss")] == [1, 2, 4, 6, 8]
+    assert all(abs(event.value - 0.1) < 1e-7 for event in accumulator.Scalars("train/learning_rate"))
+    assert "config" in accumulator.Tags()["tensors"]
+    text = accumulator.Tensors("config")[0].tensor_proto.string_val[0].decode()
+    assert '"model": "tiny"' in text
+
+
+def test_optimizer_without_injected_learning_rate_logs_no_rate(tmp_path):
+    trainer = FlaxTrainer(
+        train_dataloader=list_loader(16), engine=DefaultFlaxTrainingEngine(optimizer=optax.sgd(0.1)),
+        callbacks=[TensorBoardCallback(directory=str(tmp_path))], max_epochs=1, progress=False,
+    )
+    trainer.train(TinyClassifier(), make_records(32))
+    scalars = set(_load(tmp_path).Tags()["scalars"])
+    assert "train/loss" in scalars and "train/learning_rate" not in scalars
+
+
+def test_set_workdir_only_fills_a_missing_directory(tmp_path):
+    callback = TensorBoardCallback()
+    callback.set_workdir(str(tmp_path))
+    assert callback.directory == str(tmp_path)
+    configured = TensorBoardCallback(directory="elsewhere")
+    configured.set_workdir(str(tmp_path))
+    assert configured.directory == "elsewhere"
