@@ -85,6 +85,19 @@ class FlaxTrainingCallback(Registrable):
     ) -> None:
         pass
 
+    def state_dict(self) -> dict[str, Any]:
+        """What this callback must remember for a resumed run to behave like an uninterrupted one.
+
+        An addition to the reference API: `CheckpointCallback` saves the state dicts of all the
+        trainer's callbacks with each checkpoint, and the `train` binary gives them back through
+        `load_state_dict` when it resumes. Values are JSON-compatible, or `TrainState` (saved as
+        arrays beside the training state). Empty (nothing to remember) by default.
+        """
+        return {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restores what `state_dict` returned, before ``on_training_start`` of the resumed run."""
+
 
 @FlaxTrainingCallback.register("evaluation")
 class EvaluationCallback(FlaxTrainingCallback, Generic[ModelInputT, ModelOutputT]):
@@ -150,12 +163,31 @@ class EarlyStoppingCallback(FlaxTrainingCallback):
         self.best_step: int | None = None
         self.best_state: TrainState | None = None
         self.evaluations_without_improvement = 0
+        self._restored = False
 
     def on_training_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> None:
+        if self._restored:  # a resumed run continues the count of the interrupted one
+            self._restored = False
+            return
         self.best_score = None
         self.best_step = None
         self.best_state = None
         self.evaluations_without_improvement = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "best_score": self.best_score,
+            "best_step": self.best_step,
+            "best_state": self.best_state,
+            "evaluations_without_improvement": self.evaluations_without_improvement,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best_score = state_dict["best_score"]
+        self.best_step = state_dict["best_step"]
+        self.best_state = state_dict["best_state"]
+        self.evaluations_without_improvement = int(state_dict["evaluations_without_improvement"])
+        self._restored = True
 
     def on_eval_end(
         self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, metrics: dict[str, float], prefix: str = ""

@@ -9,7 +9,11 @@ Layout of a checkpoint directory (``<workdir>/checkpoints``)::
 
 A checkpoint holds every leaf of the state (parameters, optimizer state, non-parameter model
 states such as dropout RNG streams, and the step), so a run resumed from it continues exactly;
-`FlaxTrainer.train` derives the epoch and the batch offset from the step.
+`FlaxTrainer.train` derives the epoch and the batch offset from the step. It also holds what the
+trainer's callbacks remember (their ``state_dict()``: e.g. early stopping's best score, patience
+count and best state), so that they too continue where they were. `CheckpointCallback` writes a
+step only after every callback has run its hooks for that step (at the next ``on_batch_start``,
+``on_epoch_start`` or ``on_training_end``), so those callback states belong to the saved step.
 """
 
 from __future__ import annotations
@@ -35,6 +39,37 @@ if TYPE_CHECKING:
 
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 INDEX_FILE = "index.json"
+# In index.json, stands for a callback state value of type TrainState saved in the orbax tree.
+_SAVED_AS_ARRAYS = {"$saved_as_arrays": True}
+
+CallbackStates = dict[str, dict[str, Any]]
+
+
+def callback_key(position: int, callback: Any) -> str:
+    """How a callback's state is filed: its position in the list and its class name, so that
+    a changed callback list restores nothing into the wrong callback."""
+    return f"{position}:{type(callback).__name__}"
+
+
+def _split_callback_states(states: CallbackStates) -> tuple[CallbackStates, dict[str, dict[str, TrainState]]]:
+    """Separates `TrainState` values (saved as arrays) from JSON values (saved in the index)."""
+    as_json: CallbackStates = {}
+    as_arrays: dict[str, dict[str, TrainState]] = {}
+    for key, values in states.items():
+        as_json[key] = {}
+        for name, value in values.items():
+            if isinstance(value, TrainState):
+                as_arrays.setdefault(key, {})[name] = value
+                as_json[key][name] = dict(_SAVED_AS_ARRAYS)
+            else:
+                try:
+                    json.dumps(value)
+                except (TypeError, ValueError) as error:
+                    raise TypeError(
+                        f"callback {key}: state_dict()[{name!r}] is neither JSON-compatible nor a TrainState ({error})"
+                    ) from None
+                as_json[key][name] = value
+    return as_json, as_arrays
 
 
 def _is_key(x: Any) -> bool:
@@ -115,19 +150,47 @@ class CheckpointDirectory:
         return sorted(int(m.group(1)) for m in found if m is not None)
 
     def latest_step(self) -> int | None:
+        """The newest step that is complete on disk and recorded in the index.
+
+        A step directory the index does not know (a crash between the two writes) is used only
+        when the index records none, e.g. for directories written by hand.
+        """
         steps = self.steps()
+        recorded = {entry["step"] for entry in self.read_index()["checkpoints"]}
+        indexed = [step for step in steps if step in recorded]
+        if indexed:
+            return indexed[-1]
         return steps[-1] if steps else None
 
-    def save(self, state: TrainState, step: int, metrics: dict[str, float] | None = None) -> str:
-        """Writes `state` (single-device layout) as ``step_<step>`` and records it in the index."""
+    def save(
+        self,
+        state: TrainState,
+        step: int,
+        metrics: dict[str, float] | None = None,
+        callback_states: CallbackStates | None = None,
+    ) -> str:
+        """Writes `state` (single-device layout) as ``step_<step>`` and records it in the index.
+
+        `callback_states` maps `callback_key` to a callback's ``state_dict()``. Saving a step
+        that exists already only updates its metrics in the index.
+        """
         os.makedirs(self.directory, exist_ok=True)
         path = self.path(step)
-        if not os.path.exists(path):
-            self.checkpointer.save(path, state_to_arrays(state))
+        as_json, as_arrays = _split_callback_states(callback_states or {})
         index = self.read_index()
-        entries = [entry for entry in index["checkpoints"] if entry["step"] != step]
-        entries.append({"step": step, "metrics": metrics or {}})
-        index["checkpoints"] = sorted(entries, key=lambda entry: entry["step"])
+        previous = next((entry for entry in index["checkpoints"] if entry["step"] == step), None)
+        if not os.path.exists(path):
+            tree: dict[str, Any] = {"state": state_to_arrays(state)}
+            if as_arrays:
+                tree["callbacks"] = {
+                    key: {name: state_to_arrays(value) for name, value in values.items()} for key, values in as_arrays.items()
+                }
+            self.checkpointer.save(path, tree)
+        elif previous is not None:
+            as_json = previous.get("callbacks", {})  # the arrays on disk belong to the first save
+        entry = {"step": step, "metrics": {**(previous or {}).get("metrics", {}), **(metrics or {})}, "callbacks": as_json}
+        entries = [e for e in index["checkpoints"] if e["step"] != step] + [entry]
+        index["checkpoints"] = sorted(entries, key=lambda e: e["step"])
         _write_json_atomically(os.path.join(self.directory, INDEX_FILE), index)
         return path
 
@@ -138,11 +201,28 @@ class CheckpointDirectory:
 
     def restore(self, template: TrainState, step: int | None = None) -> TrainState:
         """The state saved at `step` (the latest by default), shaped like `template`."""
+        return self.restore_with_callbacks(template, step)[0]
+
+    def restore_with_callbacks(self, template: TrainState, step: int | None = None) -> tuple[TrainState, CallbackStates]:
+        """The state saved at `step` (the latest by default) and the callback states saved with it.
+
+        Raises:
+            FileNotFoundError: if there is no checkpoint.
+            ValueError: if the checkpoint was written for another model or optimizer.
+        """
         step = self.latest_step() if step is None else step
         if step is None:
             raise FileNotFoundError(f"no checkpoint in {self.directory}")
-        arrays = self.checkpointer.restore(self.path(step))
-        return arrays_to_state(arrays, template)
+        tree = self.checkpointer.restore(self.path(step))
+        state = arrays_to_state(tree["state"], template)
+        entry = next((e for e in self.read_index()["checkpoints"] if e["step"] == step), {})
+        callbacks: CallbackStates = {}
+        for key, values in entry.get("callbacks", {}).items():
+            callbacks[key] = {
+                name: arrays_to_state(tree["callbacks"][key][name], template) if value == _SAVED_AS_ARRAYS else value
+                for name, value in values.items()
+            }
+        return state, callbacks
 
     def prune(self, keep_last: int) -> None:
         """Deletes all but the last `keep_last` steps and the best one."""
@@ -170,8 +250,13 @@ class CheckpointCallback(FlaxTrainingCallback):
         metric: a validation metric with its sign, as in `EarlyStoppingCallback` (``"-loss"``,
             ``"+accuracy"``); the state at the best evaluation is saved and kept.
 
-    Resume with ``CheckpointDirectory(directory).restore(template_state)`` and pass the state to
-    ``FlaxTrainer.train(..., state=...)`` (the `train` binary does this on its own).
+    A step is written once all callbacks have run their hooks for it: at the next
+    ``on_batch_start`` or ``on_epoch_start``, or at ``on_training_end``. Each checkpoint also
+    holds every callback's ``state_dict()``.
+
+    Resume with ``CheckpointDirectory(directory).restore_with_callbacks(template_state)``, give
+    each callback its state (`load_state_dict`) and pass the state to
+    ``FlaxTrainer.train(..., state=...)``; the `train` binary does this on its own.
     """
 
     def __init__(
@@ -191,6 +276,7 @@ class CheckpointCallback(FlaxTrainingCallback):
         self.metric = metric
         self.best_score: float | None = None
         self._saved_step: int | None = None
+        self._pending: dict[str, Any] | None = None
 
     def set_workdir(self, workdir: str) -> None:
         if self.directory is None:
@@ -202,19 +288,37 @@ class CheckpointCallback(FlaxTrainingCallback):
             raise ValueError("CheckpointCallback needs directory= (the train binary sets <workdir>/checkpoints)")
         return CheckpointDirectory(self.directory)
 
-    def save(self, trainer: FlaxTrainer, state: TrainState, metrics: dict[str, float] | None = None, best: bool = False) -> None:
-        """Saves the current step (once), optionally as the new best, then prunes old steps."""
+    def _request(self, trainer: FlaxTrainer, state: TrainState, metrics: dict[str, float] | None = None, best: bool = False) -> None:
+        """Marks the current step for saving (written by `_flush`, once its hooks are done)."""
         step = trainer.global_step
+        if self._pending is None or self._pending["step"] != step:
+            if step == self._saved_step and not metrics:
+                return
+            self._pending = {"step": step, "metrics": {}, "best": False}
+        self._pending["metrics"].update(metrics or {})
+        self._pending["best"] = self._pending["best"] or best
+        self._pending["state"] = state  # valid until the next step donates its buffers
+
+    def _flush(self, trainer: FlaxTrainer) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        states = {callback_key(i, callback): callback.state_dict() for i, callback in enumerate(trainer.callbacks)}
         checkpoints = self.checkpoints
-        if self._saved_step != step or metrics:
-            checkpoints.save(trainer.distributor.unreplicate(state), step, metrics)
-            self._saved_step = step
-        if best:
-            checkpoints.set_best(step)
+        checkpoints.save(
+            trainer.distributor.unreplicate(pending["state"]),
+            pending["step"],
+            pending["metrics"],
+            {key: value for key, value in states.items() if value},
+        )
+        self._saved_step = pending["step"]
+        if pending["best"]:
+            checkpoints.set_best(pending["step"])
         checkpoints.prune(self.keep_last)
 
     def on_training_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> None:
         self._saved_step = trainer.global_step
+        self._pending = None
         index = self.checkpoints.read_index()
         self.best_score = None
         if self.metric is not None and index.get("best") is not None:
@@ -223,9 +327,15 @@ class CheckpointCallback(FlaxTrainingCallback):
                 if entry["step"] == index["best"] and name in entry["metrics"]:
                     self.best_score = sign * entry["metrics"][name]
 
+    def on_epoch_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, epoch: int) -> None:
+        self._flush(trainer)
+
+    def on_batch_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, epoch: int) -> None:
+        self._flush(trainer)
+
     def on_batch_end(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, epoch: int, output: Any) -> None:
         if self.interval is not None and trainer.global_step % self.interval == 0:
-            self.save(trainer, state)
+            self._request(trainer, state)
 
     def on_eval_end(
         self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, metrics: dict[str, float], prefix: str = ""
@@ -239,7 +349,11 @@ class CheckpointCallback(FlaxTrainingCallback):
         score = sign * value
         if self.best_score is None or score > self.best_score:
             self.best_score = score
-            self.save(trainer, state, {name: value}, best=True)
+            self._request(trainer, state, {name: value}, best=True)
 
     def on_epoch_end(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, epoch: int) -> None:
-        self.save(trainer, state)
+        self._request(trainer, state)
+
+    def on_training_end(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> TrainState | None:
+        self._flush(trainer)
+        return None

@@ -101,3 +101,75 @@ def test_best_checkpoint_by_metric(tmp_path):
     index = CheckpointDirectory(str(tmp_path)).read_index()
     assert index["best"] in CheckpointDirectory(str(tmp_path)).steps()
     assert CheckpointDirectory(str(tmp_path)).latest_step() == 6
+
+
+class ScriptedScore:
+    """An evaluator whose score depends only on the step it is evaluated at."""
+
+    def __init__(self, trainer_ref, scores):
+        self.trainer_ref = trainer_ref
+        self.scores = scores
+
+    def reset(self):
+        pass
+
+    def update(self, inputs, output):
+        pass
+
+    def compute(self):
+        return {"score": self.scores[self.trainer_ref[0].global_step]}
+
+
+def _early_stopping_run(directory, records, *extra):
+    from formed.training.callbacks import EarlyStoppingCallback, EvaluationCallback
+
+    trainer_ref = []
+    early_stopping = EarlyStoppingCallback(patience=5, metric="+score")
+    trainer = FlaxTrainer(
+        train_dataloader=DataLoader(BasicBatchSampler(batch_size=16, shuffle=True, seed=1), collator=collate),
+        val_dataloader=list_loader(32),
+        engine=DefaultFlaxTrainingEngine(optimizer=optax.adam(1e-2)),
+        callbacks=[
+            EvaluationCallback(ScriptedScore(trainer_ref, {5: 0.5, 10: 0.9, 15: 0.7, 20: 0.6})),
+            CheckpointCallback(directory=directory, interval=3, keep_last=2),
+            early_stopping,
+            *extra,
+        ],
+        max_epochs=4,
+        progress=False,
+    )
+    trainer_ref.append(trainer)
+    return trainer
+
+
+def test_a_resumed_run_restores_the_best_state_seen_before_the_crash(tmp_path):
+    records = make_records(80)  # 5 steps per epoch; evaluations at steps 5, 10, 15, 20
+    trainer = _early_stopping_run(str(tmp_path / "a"), records)
+    uninterrupted = trainer.train(TinyClassifier(), records, records)
+    assert int(uninterrupted.step) == 10  # the best evaluation's state is the result
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _early_stopping_run(str(tmp_path / "b"), records, Crash(at_step=13)).train(TinyClassifier(), records, records)
+    directory = CheckpointDirectory(str(tmp_path / "b"))
+    assert directory.latest_step() == 12
+    trainer = _early_stopping_run(str(tmp_path / "b"), records)
+    model = TinyClassifier()
+    state, callback_states = directory.restore_with_callbacks(trainer.engine.create_state(None, trainer, model))
+    saved = callback_states["2:EarlyStoppingCallback"]
+    assert saved["best_step"] == 10 and saved["evaluations_without_improvement"] == 0
+    trainer.callbacks[2].load_state_dict(saved)
+    resumed = trainer.train(model, records, records, state=state)
+
+    assert int(resumed.step) == 10
+    for a, b in zip(params_of(uninterrupted), params_of(resumed)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_a_step_is_saved_after_every_callback_has_seen_it(tmp_path):
+    records = make_records(80)
+    trainer = _early_stopping_run(str(tmp_path), records)
+    trainer.train(TinyClassifier(), records, records)
+    index = CheckpointDirectory(str(tmp_path)).read_index()
+    by_step = {entry["step"]: entry for entry in index["checkpoints"]}
+    # Saved at the end of epoch 4 (step 20), after early stopping counted evaluation 20.
+    assert by_step[20]["callbacks"]["2:EarlyStoppingCallback"]["evaluations_without_improvement"] == 2

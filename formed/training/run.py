@@ -16,7 +16,9 @@ Config keys (see `configs/text_classifier.py` for a complete example):
 The work directory receives ``config.json`` (the resolved config), ``data/`` (vocabularies),
 TensorBoard event files, ``checkpoints/`` and ``metrics.json``. Every file is written to a
 temporary name and renamed, so a crash never leaves a half-written file; running again with the
-same work directory resumes from the latest checkpoint.
+same work directory resumes from the latest checkpoint (with the callbacks' saved states, e.g.
+early stopping's best state and patience count); running again after ``metrics.json`` exists
+only reports the finished run's metrics.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import jax
 from formed.core import ConfigurationError, from_config, use_rngs
 from formed.data import BaseDataset, DataModule
 from formed.modules import BaseFlaxModel
-from formed.training.checkpoints import CheckpointDirectory
+from formed.training.checkpoints import CheckpointDirectory, callback_key
 from formed.training.padding import PaddedCollator
 from formed.training.tensorboard_callback import TensorBoardCallback
 from formed.training.trainer import FlaxTrainer
@@ -132,6 +134,13 @@ def run(config: Any, workdir: str, config_path: str = "<config>") -> dict[str, d
     config = _plain(config)
     workdir = os.path.abspath(workdir)
     os.makedirs(workdir, exist_ok=True)
+    metrics_path = os.path.join(workdir, "metrics.json")
+    if os.path.exists(metrics_path):
+        # metrics.json is written last: this run is complete. Training on would change a
+        # finished result; a new run needs a new work directory.
+        print(f"{workdir} holds a finished run (metrics.json); use a new --workdir to train again", flush=True)
+        with open(metrics_path, encoding="utf-8") as file:
+            return json.load(file)
     try:
         splits, datamodule, model, trainer, resolved = _build(config, workdir)
     except ConfigurationError as error:
@@ -147,7 +156,11 @@ def run(config: Any, workdir: str, config_path: str = "<config>") -> dict[str, d
     state = trainer.engine.create_state(None, trainer, model)
     checkpoints = CheckpointDirectory(os.path.join(workdir, "checkpoints"))
     if checkpoints.latest_step() is not None:
-        state = checkpoints.restore(state)
+        state, callback_states = checkpoints.restore_with_callbacks(state)
+        for position, callback in enumerate(trainer.callbacks):
+            saved = callback_states.get(callback_key(position, callback))
+            if saved:
+                callback.load_state_dict(saved)
         print(f"resuming from {checkpoints.path(checkpoints.latest_step())}", flush=True)
     state = trainer.train(model, splits["train"], splits.get("validation"), state=state)
 
@@ -160,5 +173,5 @@ def run(config: Any, workdir: str, config_path: str = "<config>") -> dict[str, d
                 evaluator.reset()
             metrics[split] = trainer.evaluate(model, placed, splits[split], evaluators=evaluators)
     metrics["step"] = int(jax.device_get(state.step))  # type: ignore[assignment]
-    write_json_atomically(os.path.join(workdir, "metrics.json"), metrics)
+    write_json_atomically(metrics_path, metrics)
     return metrics
