@@ -76,9 +76,14 @@ class TensorBoardCallback(FlaxTrainingCallback):
         self.writer = EventFileWriter(self.directory)
         step = trainer.global_step
         if step > 0:
-            # A resumed run: TensorBoard drops the points of the interrupted run after this step.
+            # A resumed run: TensorBoard must drop what the interrupted run wrote after its last
+            # checkpoint. A restart marker at step s drops the points at s as well, but those of
+            # `step` (its evaluation, its training log) were written before its checkpoint and are
+            # not repeated now: the marker goes at the first new step.
             self.writer.add_event(
-                event_pb2.Event(wall_time=time.time(), step=step, session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START))
+                event_pb2.Event(
+                    wall_time=time.time(), step=step + 1, session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START)
+                )
             )
         if self.run_config is not None:
             # Indented by four spaces: Markdown shows the JSON as a code block.
