@@ -65,16 +65,22 @@ def write_json_atomically(path: str, data: Any) -> None:
 
 
 def _prepare_datamodule(config: Mapping[str, Any], train_records: list[Any], directory: str) -> DataModule:
-    """Loads the saved data module of a resumed run, or fits a new one and saves it atomically."""
+    """Loads the saved data module of a resumed run, or fits a new one (saved by `_save_datamodule`
+    once the whole config has been built)."""
     if os.path.exists(os.path.join(directory, "datamodule.json")):
         return DataModule.load(directory)
-    datamodule = from_config(DataModule, config["datamodule"], path="datamodule").build(train_records)
+    return from_config(DataModule, config["datamodule"], path="datamodule").build(train_records)
+
+
+def _save_datamodule(datamodule: DataModule, directory: str) -> None:
+    """Saves `datamodule` as `directory`, atomically, unless a saved one is there already."""
+    if os.path.exists(os.path.join(directory, "datamodule.json")):
+        return
     staging = tempfile.mkdtemp(prefix=".tmp-data-", dir=os.path.dirname(directory))
     datamodule.save(staging)
     os.chmod(staging, 0o755)
     shutil.rmtree(directory, ignore_errors=True)
     os.replace(staging, directory)
-    return datamodule
 
 
 def complete_model_config(model: dict[str, Any], datamodule: DataModule) -> dict[str, Any]:
@@ -133,7 +139,6 @@ def run(config: Any, workdir: str, config_path: str = "<config>") -> dict[str, d
     """
     config = _plain(config)
     workdir = os.path.abspath(workdir)
-    os.makedirs(workdir, exist_ok=True)
     metrics_path = os.path.join(workdir, "metrics.json")
     if os.path.exists(metrics_path):
         # metrics.json is written last: this run is complete. Training on would change a
@@ -145,6 +150,10 @@ def run(config: Any, workdir: str, config_path: str = "<config>") -> dict[str, d
         splits, datamodule, model, trainer, resolved = _build(config, workdir)
     except ConfigurationError as error:
         raise ConfigurationError(f"{config_path}: {error.path}", error.reason) from None
+    # Only now that every object is built: a config with a mistake leaves no work directory behind
+    # (nor vocabularies that a corrected rerun would load as those of a resumed run).
+    os.makedirs(workdir, exist_ok=True)
+    _save_datamodule(datamodule, os.path.join(workdir, "data"))
     write_json_atomically(os.path.join(workdir, "config.json"), resolved)
     for callback in trainer.callbacks:
         set_workdir = getattr(callback, "set_workdir", None)
