@@ -1,9 +1,11 @@
 """`FlaxTrainer`: the training loop.
 
-The loop is deliberately plain. Per step it shards the batch, calls the compiled step function,
-records the loss array and runs the batch hooks; it never waits for the device. The host reads
-device values only when metrics are logged or a model is evaluated, so the host runs ahead,
-queueing steps while the `DataLoader`'s thread collates the next batches.
+The loop is deliberately plain. Per step it shards the batch, calls the compiled step function
+and runs the batch hooks; it never waits for the device. The compiled step also adds the loss to
+a running sum on the device, so logging reads one number per interval (no per-step transfer, no
+host-side list of arrays to stack). The host reads device values only when metrics are logged or
+a model is evaluated, so it runs ahead, queueing steps while the `DataLoader`'s thread collates
+the next batches.
 
 Resuming: given a ``state`` whose step is ``s``, training continues at epoch
 ``s // steps_per_epoch`` and skips the first ``s % steps_per_epoch`` batches of that epoch; the
@@ -177,10 +179,10 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
             callback.on_log(self, model, state, metrics, prefix=self.val_prefix)
         return metrics
 
-    def _log_train(self, model: nnx.Module, state: TrainState, losses: list[Any]) -> dict[str, float]:
-        # One transfer for the whole interval (not one per step).
-        metrics = {"loss": float(np.mean(jax.device_get(jnp.stack(losses))))} if losses else {}
-        losses.clear()
+    def _log_train(self, model: nnx.Module, state: TrainState, losses: _LossSum) -> dict[str, float]:
+        metrics = losses.read_and_reset(self.distributor)
+        if self._compiled is not None and not self._compiled.has_loss:
+            metrics = {}
         for callback in self.callbacks:
             callback.on_log(self, model, state, metrics, prefix=self.train_prefix)
         return metrics
@@ -190,7 +192,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         model: nnx.Module,
         state: TrainState,
         val_dataset: Sequence[ItemT] | None,
-        losses: list[Any] | None,
+        losses: _LossSum | None,
         progress: ProgressBar,
     ) -> None:
         """Evaluates (if `val_dataset`) then logs training metrics (if `losses`), in hook order."""
@@ -248,7 +250,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         dynamic = distributor.replicate(_dynamic_fields(state))
         state = as_state(dynamic)
         progress = ProgressBar(self.max_epochs * steps_per_epoch, initial=start_step, enabled=self.progress)
-        losses: list[Any] = []
+        losses = _LossSum(distributor)
         for callback in self.callbacks:
             callback.on_training_start(self, model, state)
         try:
@@ -265,14 +267,12 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
                 for batch in batches:
                     for callback in self.callbacks:
                         callback.on_batch_start(self, model, state, epoch)
-                    dynamic, output = train_step(distributor.shard(batch), dynamic, self)
+                    dynamic, output, losses.total = train_step(distributor.shard(batch), dynamic, losses.total, self)
+                    losses.count += 1
                     state = as_state(dynamic)
                     output = distributor.unshard(output)
                     self.global_step += 1
                     step = self.global_step
-                    loss = self._loss_of(output)
-                    if loss is not None:
-                        losses.append(loss)
                     progress.update()
                     for callback in self.callbacks:
                         callback.on_batch_end(self, model, state, epoch, output)
@@ -324,15 +324,44 @@ class _CompiledSteps:
         self.state_type = state_type
         engine = trainer.engine
 
-        def train_step(inputs: Any, dynamic: dict[str, Any], trainer: FlaxTrainer) -> tuple[dict[str, Any], Any]:
+        def train_step(
+            inputs: Any, dynamic: dict[str, Any], loss_total: jax.Array, trainer: FlaxTrainer
+        ) -> tuple[dict[str, Any], Any, jax.Array]:
             state, output = engine.train_step(inputs, state_type(**static, **dynamic), trainer)
-            return _dynamic_fields(state), output
+            loss = trainer._loss_of(output)
+            if loss is None:  # decided once, while tracing: the output has no loss to log
+                self.has_loss = False
+                return _dynamic_fields(state), output, loss_total
+            return _dynamic_fields(state), output, loss_total + jnp.mean(loss).astype(loss_total.dtype)
 
         def eval_step(inputs: Any, dynamic: dict[str, Any], trainer: FlaxTrainer) -> Any:
             return engine.eval_step(inputs, state_type(**static, **dynamic), trainer)
 
-        self.train_step = trainer.distributor.map(train_step, static_argnums=(2,), donate_argnums=(1,))
+        self.has_loss = True
+        self.train_step = trainer.distributor.map(train_step, static_argnums=(3,), donate_argnums=(1, 2))
         self.eval_step = trainer.distributor.map(eval_step, static_argnums=(2,))
 
     def as_state(self, dynamic: dict[str, Any]) -> TrainState:
         return self.state_type(**self.static, **dynamic)
+
+
+class _LossSum:
+    """The training loss summed on the device since the last log, and the number of steps."""
+
+    def __init__(self, distributor: BaseDistributor) -> None:
+        self.distributor = distributor
+        self.count = 0
+        self.total = self._zero()
+
+    def _zero(self) -> jax.Array:
+        return self.distributor.replicate(jnp.zeros((), dtype=jnp.float32))
+
+    def read_and_reset(self, distributor: BaseDistributor) -> dict[str, float]:
+        """``{"loss": mean}`` over the steps since the last call (one transfer), or ``{}``."""
+        if self.count == 0:
+            return {}
+        total = float(jax.device_get(distributor.unshard(self.total)))
+        metrics = {"loss": total / self.count}
+        self.count = 0
+        self.total = self._zero()
+        return metrics

@@ -98,3 +98,20 @@ def test_resuming_from_a_mid_epoch_state_matches_an_uninterrupted_run():
     assert int(resumed.step) == 15
     for a, b in zip(params_of(full), params_of(resumed)):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_the_logged_training_loss_is_the_mean_over_the_interval():
+    class Outputs(FlaxTrainingCallback):
+        def __init__(self):
+            self.losses = []
+
+        def on_batch_end(self, trainer, model, state, epoch, output):
+            self.losses.append(float(output.loss))
+
+    logs, outputs = Logs(), Outputs()
+    trainer = _trainer(callbacks=[logs, outputs], max_epochs=1, logging_strategy="step", logging_interval=3)
+    trainer.train(TinyClassifier(), make_records(96))  # 6 steps: logs after steps 1, 3 and 6
+    logged = [(step, metrics["loss"]) for step, prefix, metrics in logs.entries if prefix == "train/"]
+    assert [step for step, _ in logged] == [1, 3, 6]
+    expected = [outputs.losses[0], np.mean(outputs.losses[1:3]), np.mean(outputs.losses[3:6])]
+    np.testing.assert_allclose([loss for _, loss in logged], expected, rtol=1e-6)
