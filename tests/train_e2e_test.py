@@ -1,0 +1,237 @@
+"""End to end: the `train` binary trains the tiny config into a work directory, and TensorBoard (its
+event reader, then a real server over HTTP) shows the run's curves.
+
+One training run (a module fixture) is shared by the tests below. The tiny config has 8 steps per
+epoch, 3 epochs, training logs every 4 steps and after the first, and evaluation after every epoch.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import numpy as np
+import optax
+import pytest
+from tensorboard.backend.event_processing import event_accumulator
+from tensorboard.util import tensor_util
+
+import train_binary
+
+STEPS_PER_EPOCH = 8
+EPOCHS = 3
+LAST_STEP = STEPS_PER_EPOCH * EPOCHS
+TRAIN_LOG_STEPS = [1, *range(4, LAST_STEP + 1, 4)]
+EVAL_STEPS = [STEPS_PER_EPOCH * epoch for epoch in range(1, EPOCHS + 1)]
+NUM_CLASSES = 8  # colours of the spatial_relations dataset
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    workdir = str(tmp_path_factory.mktemp("run") / "workdir")
+    result = train_binary.run_train(*train_binary.tiny_flags(workdir))
+    return {"workdir": workdir, "stdout": result.stdout, "stderr": result.stderr}
+
+
+def _read_json(path: str) -> object:
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
+
+
+def scalar_series(accumulator: event_accumulator.EventAccumulator, tag: str) -> dict[int, float]:
+    """``{step: value}`` of a scalar tag, whether it was written as a simple value or a tensor."""
+    tags = accumulator.Tags()
+    if tag in tags[event_accumulator.SCALARS]:
+        return {event.step: event.value for event in accumulator.Scalars(tag)}
+    if tag in tags[event_accumulator.TENSORS]:
+        return {event.step: float(tensor_util.make_ndarray(event.tensor_proto)) for event in accumulator.Tensors(tag)}
+    raise AssertionError(f"no scalar {tag!r} in the event files; tags: {tags}")
+
+
+def load_events(workdir: str) -> event_accumulator.EventAccumulator:
+    # Size guidance 0 keeps every point (the defaults sample scalars down to 10 000 and tensors to 10).
+    accumulator = event_accumulator.EventAccumulator(
+        workdir, size_guidance={event_accumulator.SCALARS: 0, event_accumulator.TENSORS: 0}
+    )
+    accumulator.Reload()
+    return accumulator
+
+
+def test_workdir_has_config_data_checkpoints_and_metrics(run: dict[str, object]) -> None:
+    workdir = str(run["workdir"])
+    assert "final metrics:" in str(run["stdout"])
+
+    config = _read_json(os.path.join(workdir, "config.json"))
+    assert config["model"]["encoder"] == {"type": "lstm", "features": 16, "bidirectional": True}
+    # Filled in from the data module by the binary.
+    assert config["model"]["num_classes"] == NUM_CLASSES
+    assert config["model"]["embedder"]["surface"]["vocab_size"] > 10
+    assert config["trainer"]["max_epochs"] == EPOCHS
+    batch_size = config["trainer"]["train_dataloader"]["sampler"]["batch_size"]
+    assert config["dataset"]["train_size"] // batch_size == STEPS_PER_EPOCH
+
+    assert os.path.isfile(os.path.join(workdir, "data", "datamodule.json"))
+
+    checkpoints = os.path.join(workdir, "checkpoints")
+    index = _read_json(os.path.join(checkpoints, "index.json"))
+    steps = sorted(int(name[len("step_") :]) for name in os.listdir(checkpoints) if re.fullmatch(r"step_\d+", name))
+    assert steps == sorted(entry["step"] for entry in index["checkpoints"])
+    assert LAST_STEP in steps
+    assert index["best"] in steps and index["best"] in EVAL_STEPS
+    # keep_last=2 plus the best.
+    assert 2 <= len(steps) <= 3, steps
+    expected_names = {"index.json", *(f"step_{step:08d}" for step in steps)}
+    assert set(os.listdir(checkpoints)) == expected_names
+
+    metrics = _read_json(os.path.join(workdir, "metrics.json"))
+    assert set(metrics) == {"validation", "test", "step"}
+    for split in ("validation", "test"):
+        assert {"loss", "accuracy", "macro_f1"} <= set(metrics[split]), metrics[split]
+        assert 0.0 <= metrics[split]["accuracy"] <= 1.0
+        assert math.isfinite(metrics[split]["loss"]) and metrics[split]["loss"] > 0
+    # Early stopping restores the best state: the metrics are those of the best evaluation.
+    assert metrics["step"] == index["best"]
+
+    assert glob.glob(os.path.join(workdir, "events.out.tfevents.*"))
+
+
+def test_event_files_read_by_tensorboard(run: dict[str, object]) -> None:
+    workdir = str(run["workdir"])
+    events = load_events(workdir)
+
+    loss = scalar_series(events, "train/loss")
+    assert sorted(loss) == TRAIN_LOG_STEPS
+    assert all(math.isfinite(v) and v > 0 for v in loss.values()), loss
+    # Near ln(8) for an untrained classifier over 8 classes.
+    assert abs(loss[1] - math.log(NUM_CLASSES)) < 0.5, loss
+
+    learning_rate = scalar_series(events, "train/learning_rate")
+    assert sorted(learning_rate) == TRAIN_LOG_STEPS
+    # The rate logged at step s is the one step s used: the configured schedule at count s - 1.
+    optimizer_config = _read_json(os.path.join(workdir, "config.json"))["trainer"]["engine"]["optimizer"]
+    schedule_config = dict(optimizer_config["learning_rate"])
+    assert schedule_config.pop("type") == "warmup_cosine_decay_schedule"
+    schedule = optax.warmup_cosine_decay_schedule(**schedule_config)
+    np.testing.assert_allclose(
+        [learning_rate[step] for step in TRAIN_LOG_STEPS],
+        [float(schedule(step - 1)) for step in TRAIN_LOG_STEPS],
+        rtol=1e-5,
+        atol=1e-9,
+    )
+    assert len(set(learning_rate.values())) > 3  # the schedule moves: warmup, then decay
+
+    speed = scalar_series(events, "train/steps_per_sec")
+    assert speed and all(math.isfinite(v) and v > 0 for v in speed.values()), speed
+
+    for name in ("val/accuracy", "val/loss", "val/macro_f1"):
+        series = scalar_series(events, name)
+        assert sorted(series) == EVAL_STEPS, (name, series)
+        assert all(math.isfinite(v) for v in series.values()), (name, series)
+    accuracy = scalar_series(events, "val/accuracy")
+    assert all(0.0 <= v <= 1.0 for v in accuracy.values()), accuracy
+
+    # metrics.json evaluates the best state again on the same validation split.
+    metrics = _read_json(os.path.join(workdir, "metrics.json"))
+    assert metrics["validation"]["accuracy"] == pytest.approx(accuracy[metrics["step"]], abs=1e-6)
+
+    # The resolved config, as text.
+    assert "config" in events.Tags()[event_accumulator.TENSORS]
+    text = tensor_util.make_ndarray(events.Tensors("config")[0].tensor_proto).item().decode("utf-8")
+    assert '"num_classes": 8' in text
+
+
+class TensorBoardServer:
+    """`tensorboard --logdir DIR` on a loopback port chosen by the OS (``--port 0``)."""
+
+    STARTUP_TIMEOUT_S = 60
+
+    def __init__(self, logdir: str, log_path: str) -> None:
+        self.log_path = log_path
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--host", "127.0.0.1", "--port", "0"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        announced = train_binary.poll(
+            self._announced_url, self.STARTUP_TIMEOUT_S, interval_s=0.1, what="TensorBoard to print its URL"
+        )
+        self.url = str(announced)
+
+    def _log(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as file:
+            return file.read()
+
+    def _announced_url(self) -> str | None:
+        if self.process.poll() is not None:
+            raise AssertionError(f"tensorboard exited with {self.process.returncode}:\n{self._log()}")
+        match = re.search(r"(http://127\.0\.0\.1:\d+)/", self._log())
+        return match.group(1) if match else None
+
+    def get_json(self, path: str, **query: str) -> object:
+        url = self.url + path + ("?" + urllib.parse.urlencode(query) if query else "")
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.status == 200, url
+            return json.load(response)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def test_tensorboard_server_serves_the_scalars(run: dict[str, object], tmp_path: object) -> None:
+    workdir = str(run["workdir"])
+    expected_tags = {
+        "train/loss",
+        "train/learning_rate",
+        "train/steps_per_sec",
+        "val/loss",
+        "val/accuracy",
+        "val/macro_f1",
+    }
+    server = TensorBoardServer(workdir, os.path.join(str(tmp_path), "tensorboard.log"))
+    try:
+
+        def scalar_tags() -> dict[str, object] | None:
+            try:
+                if "." not in server.get_json("/data/runs"):
+                    return None
+                tags = server.get_json("/data/plugin/scalars/tags")
+            except (urllib.error.URLError, ConnectionError):
+                return None
+            return tags if expected_tags <= set(tags.get(".", {})) else None
+
+        tags = train_binary.poll(
+            scalar_tags, 60, interval_s=0.2, what=f"TensorBoard to list the tags {sorted(expected_tags)}"
+        )
+        assert server.get_json("/data/runs") == ["."]
+        assert set(tags) == {"."}
+        assert set(tags["."]) == expected_tags
+
+        events = load_events(workdir)
+        for tag in ("train/loss", "train/learning_rate", "val/accuracy"):
+            # [[wall_time, step, value], ...]
+            points = server.get_json("/data/plugin/scalars/scalars", run=".", tag=tag)
+            served = {int(step): value for _, step, value in points}
+            written = scalar_series(events, tag)
+            assert sorted(served) == sorted(written), tag
+            steps = sorted(served)
+            np.testing.assert_allclose([served[s] for s in steps], [written[s] for s in steps], rtol=1e-6, err_msg=tag)
+        accuracy = server.get_json("/data/plugin/scalars/scalars", run=".", tag="val/accuracy")
+        assert [int(step) for _, step, _ in accuracy] == EVAL_STEPS
+    finally:
+        server.close()
+    assert server.process.returncode is not None
