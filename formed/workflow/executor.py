@@ -8,18 +8,21 @@
 
 Steps run in dependency order. Each step's cache key (fingerprint) covers its name, version and
 configuration, with every ``ref`` replaced by the fingerprint of the step it names: changing an
-upstream step re-runs everything downstream, and nothing else.
+upstream step re-runs everything downstream, and nothing else. A step that has a ``random_seed``
+argument builds its arguments and runs inside ``use_rngs(random_seed)``, so the modules its config
+builds draw their parameters from that seed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 from typing import Any, Mapping
 
-from formed.core import ConfigurationError, from_config
+from formed.core import ConfigurationError, from_config, use_rngs
 from formed.core.registrable import unknown_name_message
 from formed.workflow.cache import StepCache
 from formed.workflow.format import default_format_for
@@ -54,6 +57,19 @@ def _substitute(value: Any, replacement: Mapping[str, Any]) -> Any:
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=repr, separators=(",", ":"))
+
+
+def _seeded(definition: StepDefinition, config: Mapping[str, Any]) -> contextlib.AbstractContextManager[Any]:
+    """For a step with a ``random_seed`` argument: ``use_rngs(seed)`` while its components are
+    built and it runs, so modules in its config get their parameters from the step's seed (the
+    value in the config, else the argument's default). A nullcontext for other steps."""
+    parameter = definition.signature.parameters.get("random_seed")
+    if parameter is None:
+        return contextlib.nullcontext()
+    seed = config.get("random_seed", parameter.default)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        return contextlib.nullcontext()
+    return use_rngs(seed)
 
 
 class Workflow:
@@ -108,7 +124,11 @@ class Workflow:
         return fingerprints
 
     def run(self, targets: list[str] | None = None) -> dict[str, Any]:
-        """Runs `targets` (default: every step) and what they depend on; returns their results."""
+        """Runs `targets` (default: every step) and what they depend on; returns their results.
+
+        A step whose result is in the cache is read from it, and what it depends on is not run
+        (unless another step that must run needs it).
+        """
         needed = self._closure(targets or list(self.steps))
         results: dict[str, Any] = {}
         for name in self.order:
@@ -116,7 +136,11 @@ class Workflow:
                 results[name] = self._run_step(name, results)
         return {name: results[name] for name in (targets or self.order)}
 
+    def _is_cached(self, name: str) -> bool:
+        return self.cache is not None and self._definitions[name].cacheable and self.cache.has(self.fingerprints[name])
+
     def _closure(self, targets: list[str]) -> set[str]:
+        """`targets` and, through the refs of every step that has to run, what they need."""
         needed: set[str] = set()
         pending = list(targets)
         while pending:
@@ -125,19 +149,21 @@ class Workflow:
                 raise KeyError(unknown_name_message(name, list(self.steps)))
             if name not in needed:
                 needed.add(name)
-                pending.extend(_refs_in(self.steps[name]))
+                if not self._is_cached(name):
+                    pending.extend(_refs_in(self.steps[name]))
         return needed
 
     def _run_step(self, name: str, results: Mapping[str, Any]) -> Any:
         definition = self._definitions[name]
         fingerprint = self.fingerprints[name]
-        if self.cache is not None and definition.cacheable and self.cache.has(fingerprint):
+        if self._is_cached(name):
             logger.info("step %s: cached (%s)", name, fingerprint)
             return self.cache.load(fingerprint)
         logger.info("step %s: running %s", name, definition.name)
         config = _substitute({k: v for k, v in self.steps[name].items() if k != "type"}, results)
-        arguments = self._arguments(name, definition, config)
-        result = definition.function(**arguments)
+        with _seeded(definition, config):
+            arguments = self._arguments(name, definition, config)
+            result = definition.function(**arguments)
         if self.cache is not None and definition.cacheable:
             format = definition.format or default_format_for(result)
             self.cache.save(fingerprint, result, format, definition.name)

@@ -74,6 +74,43 @@ def test_changing_an_upstream_step_reruns_downstream(tmp_path: Path):
     assert CALLS == ["count", "top"]
 
 
+@step("executor_test::uncached_count", cacheable=False)
+def uncached_count_words(texts: list[str], tokenizer: Tokenizer) -> dict[str, int]:
+    return count_words(texts, tokenizer)
+
+
+def test_a_cached_step_does_not_run_what_it_depends_on(tmp_path: Path):
+    config = steps()
+    config["words"]["type"] = "executor_test::uncached_count"
+    Workflow(config, cache_dir=tmp_path).run(["top"])
+    CALLS.clear()
+    assert Workflow(config, cache_dir=tmp_path).run(["top"]) == {"top": "b"}
+    assert CALLS == []  # "words" cannot be cached but "top" is: nothing runs
+    assert Workflow(config, cache_dir=tmp_path).run() == {"words": {"a": 1, "b": 2, "c": 1}, "top": "b"}
+    assert CALLS == ["count"]  # asked for explicitly, the uncached step runs
+
+
+@step("executor_test::seeded_vector")
+def seeded_vector(size: int, random_seed: int = 0) -> list[float]:
+    from formed.core import require_rngs
+
+    return [float(x) for x in jax_random_uniform(require_rngs(), size)]
+
+
+def jax_random_uniform(rngs, size):
+    import jax
+
+    return jax.random.uniform(rngs.params(), (size,))
+
+
+def test_a_step_with_a_random_seed_builds_and_runs_under_that_seed(tmp_path: Path):
+    first = Workflow({"v": {"type": "executor_test::seeded_vector", "size": 3, "random_seed": 1}}).run()["v"]
+    again = Workflow({"v": {"type": "executor_test::seeded_vector", "size": 3, "random_seed": 1}}).run()["v"]
+    other = Workflow({"v": {"type": "executor_test::seeded_vector", "size": 3, "random_seed": 2}}).run()["v"]
+    default = Workflow({"v": {"type": "executor_test::seeded_vector", "size": 3}}).run()["v"]
+    assert first == again and first != other and default not in (first, other)
+
+
 def test_targets_run_only_what_they_need(tmp_path: Path):
     CALLS.clear()
     assert Workflow(steps(), cache_dir=tmp_path).run(["words"]) == {"words": {"a": 1, "b": 2, "c": 1}}

@@ -1,0 +1,110 @@
+"""Workflow steps that train and evaluate Flax NNX models, and the format that caches them.
+
+    {
+        "model": {"type": "my_model", ...},               # built under use_rngs(random_seed)
+        "train": {"type": "flax::train", "model": {...}, "trainer": {"type": "ref", "ref": "trainer"},
+                  "train_dataset": {"type": "ref", "ref": "data"}, "random_seed": 42},
+    }
+
+``flax::train`` returns the trained model, which `FlaxModelFormat` (the default format of every
+`BaseFlaxModel`) caches as its graph definition and state, so a rerun of the workflow reads the
+trained model back instead of training again. ``flax::evaluate`` returns a dict of metrics.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from flax import nnx
+
+from formed.core.random import use_rngs
+from formed.modules.model import BaseFlaxModel
+from formed.training.metrics import BaseEvaluator, IEvaluator
+from formed.training.trainer import FlaxTrainer
+from formed.workflow.format import Format
+from formed.workflow.step import step
+
+_MODEL_FILE = "model.pkl"
+
+
+@Format.register("flax_model")
+class FlaxModelFormat(Format[BaseFlaxModel]):
+    """Writes a `BaseFlaxModel` as its ``nnx.split`` graph definition and state (one pickle).
+
+    The graph definition refers to the model's classes by import path, so reading needs the
+    modules that define them importable (as for any pickle); the state carries every variable:
+    parameters, RNG streams, batch statistics.
+    """
+
+    def write(self, artifact: BaseFlaxModel, directory: Path) -> None:
+        if not isinstance(artifact, nnx.Module):
+            raise TypeError(f"FlaxModelFormat writes nnx modules, got {type(artifact).__name__}")
+        graphdef, state = nnx.split(artifact)
+        with open(Path(directory) / _MODEL_FILE, "wb") as file:
+            pickle.dump({"graphdef": graphdef, "state": state}, file)
+
+    def read(self, directory: Path) -> BaseFlaxModel:
+        path = Path(directory) / _MODEL_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no model saved here by FlaxModelFormat")
+        with open(path, "rb") as file:
+            saved = pickle.load(file)
+        return nnx.merge(saved["graphdef"], saved["state"])
+
+    @classmethod
+    def is_default_of(cls, obj: Any) -> bool:
+        return isinstance(obj, BaseFlaxModel)
+
+
+@step("flax::train", format=FlaxModelFormat())
+def train_flax_model(
+    model: BaseFlaxModel,
+    trainer: FlaxTrainer,
+    train_dataset: Sequence[Any],
+    val_dataset: Sequence[Any] | None = None,
+    random_seed: int = 0,
+) -> BaseFlaxModel:
+    """Trains `model` with `trainer` and returns the trained model (a new object; `model` keeps
+    its initial parameters).
+
+    Args:
+        model: the model to train.
+        trainer: the trainer, with its dataloaders, engine and callbacks.
+        train_dataset: training items.
+        val_dataset: validation items, evaluated as the trainer's strategy says.
+        random_seed: seeds the RNG the engine creates the training state with (and, in a
+            workflow, the components the step's config builds).
+    """
+    with use_rngs(random_seed) as rngs:
+        state = trainer.train(model, train_dataset, val_dataset, rngs=rngs)
+    return state.to_model()
+
+
+@step("flax::evaluate")
+def evaluate_flax_model(
+    model: BaseFlaxModel,
+    evaluator: BaseEvaluator | IEvaluator,
+    dataset: Sequence[Any],
+    dataloader: Callable[[Sequence[Any]], Iterable[Any]],
+    params: Any = None,
+    random_seed: int | None = None,
+) -> dict[str, float]:
+    """Metrics of `model` on `dataset`: each batch from ``dataloader(dataset)`` goes through the
+    model in evaluation mode (``model(batch, params)``) and into `evaluator`.
+
+    Args:
+        model: the model to evaluate; left in evaluation mode.
+        evaluator: accumulates the metrics (it is reset first).
+        dataset: the items to evaluate on.
+        dataloader: turns the items into model inputs.
+        params: call-time parameters passed to the model.
+        random_seed: when given, the ambient RNG while the model runs (for stochastic models).
+    """
+    model.eval()
+    evaluator.reset()
+    with use_rngs(random_seed):
+        for batch in dataloader(dataset):
+            evaluator.update(batch, model(batch, params))
+    return {name: float(value) for name, value in evaluator.compute().items()}
