@@ -20,6 +20,7 @@ from formed.training.metrics import (
     Precision,
     Recall,
 )
+from formed.training.mlflow_callback import MlflowCallback
 from formed.training.optimizers import build_optimizer, build_schedule, learning_rate_of
 from formed.training.padding import PaddedCollator, pad_batch
 from formed.training.progress import ProgressBar
@@ -45,6 +46,7 @@ __all__ = [
     "FlaxTrainingEngine",
     "IEvaluator",
     "MeanSquaredError",
+    "MlflowCallback",
     "MultiEvaluator",
     "MulticlassAccuracy",
     "PaddedCollator",
