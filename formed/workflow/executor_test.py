@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
+import jax
 import pytest
 
-from formed.core import ConfigurationError, Registrable
+from formed.core import ConfigurationError, Registrable, require_rngs
 from formed.workflow.executor import Workflow
 from formed.workflow.step import step
 
@@ -92,15 +93,8 @@ def test_a_cached_step_does_not_run_what_it_depends_on(tmp_path: Path):
 
 @step("executor_test::seeded_vector")
 def seeded_vector(size: int, random_seed: int = 0) -> list[float]:
-    from formed.core import require_rngs
-
-    return [float(x) for x in jax_random_uniform(require_rngs(), size)]
-
-
-def jax_random_uniform(rngs, size):
-    import jax
-
-    return jax.random.uniform(rngs.params(), (size,))
+    """Draws from the ambient RNG, which the executor seeds with `random_seed`."""
+    return [float(x) for x in jax.random.uniform(require_rngs().params(), (size,))]
 
 
 def test_a_step_with_a_random_seed_builds_and_runs_under_that_seed(tmp_path: Path):
