@@ -11,7 +11,6 @@ Running again with the same --workdir resumes from the latest checkpoint.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import sys
@@ -19,6 +18,7 @@ import sys
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from formed.core.registrable import closest_name
 from formed.training.run import run
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file (get_config()).")
@@ -80,8 +80,8 @@ def unknown_override(argv: list[str]) -> str | None:
             keys = [str(k) for k in node.keys()] if hasattr(node, "keys") else []
             if key not in keys:
                 where = ".".join(walked) or "the config"
-                close = difflib.get_close_matches(key, keys, n=1)
-                hint = f"did you mean {close[0]!r}? " if close else ""
+                close = closest_name(key, keys)
+                hint = f"did you mean {close!r}? " if close else ""
                 listed = f"Keys of {where}: {', '.join(sorted(keys))}." if keys else f"{where} is not a dict."
                 return f"{config_arg}: {'.'.join([*walked, key])}: unknown key {key!r}; {hint}{listed}"
             node, walked = node[key], [*walked, key]

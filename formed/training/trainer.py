@@ -180,7 +180,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         return metrics
 
     def _log_train(self, model: nnx.Module, state: TrainState, losses: _LossSum) -> dict[str, float]:
-        metrics = losses.read_and_reset(self.distributor)
+        metrics = losses.read_and_reset()
         if self._compiled is not None and not self._compiled.has_loss:
             metrics = {}
         for callback in self.callbacks:
@@ -356,11 +356,11 @@ class _LossSum:
     def _zero(self) -> jax.Array:
         return self.distributor.replicate(jnp.zeros((), dtype=jnp.float32))
 
-    def read_and_reset(self, distributor: BaseDistributor) -> dict[str, float]:
+    def read_and_reset(self) -> dict[str, float]:
         """``{"loss": mean}`` over the steps since the last call (one transfer), or ``{}``."""
         if self.count == 0:
             return {}
-        total = float(jax.device_get(distributor.unshard(self.total)))
+        total = float(jax.device_get(self.distributor.unshard(self.total)))
         metrics = {"loss": total / self.count}
         self.count = 0
         self.total = self._zero()
