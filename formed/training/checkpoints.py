@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from formed.training.trainer import FlaxTrainer
 
 _STEP_DIR = re.compile(r"^step_(\d+)$")
+# What a killed save leaves: orbax's temporary step directory, or our temporary index file.
+_LEFTOVER = re.compile(r"^(step_\d+\..*orbax-checkpoint-tmp.*|\.tmp-.*\.json)$")
 INDEX_FILE = "index.json"
 # In index.json, stands for a callback state value of type TrainState saved in the orbax tree.
 _SAVED_AS_ARRAYS = {"$saved_as_arrays": True}
@@ -168,17 +170,23 @@ class CheckpointDirectory:
         step: int,
         metrics: dict[str, float] | None = None,
         callback_states: CallbackStates | None = None,
+        best: bool = False,
     ) -> str:
         """Writes `state` (single-device layout) as ``step_<step>`` and records it in the index.
 
         `callback_states` maps `callback_key` to a callback's ``state_dict()``. Saving a step
-        that exists already only updates its metrics in the index.
+        that exists already only updates its metrics in the index. With `best`, the same index
+        write also makes this step the best one: a crash can never leave an index whose latest
+        step is recorded but whose best is not yet the one that step's evaluation found.
         """
         os.makedirs(self.directory, exist_ok=True)
         path = self.path(step)
         as_json, as_arrays = _split_callback_states(callback_states or {})
         index = self.read_index()
         previous = next((entry for entry in index["checkpoints"] if entry["step"] == step), None)
+        if previous is None and os.path.exists(path):
+            # Written by a run killed before it could record it: not trusted, written again.
+            shutil.rmtree(path)
         if not os.path.exists(path):
             tree: dict[str, Any] = {"state": state_to_arrays(state)}
             if as_arrays:
@@ -186,16 +194,21 @@ class CheckpointDirectory:
                     key: {name: state_to_arrays(value) for name, value in values.items()} for key, values in as_arrays.items()
                 }
             self.checkpointer.save(path, tree)
-        elif previous is not None:
+        else:
             as_json = previous.get("callbacks", {})  # the arrays on disk belong to the first save
         entry = {"step": step, "metrics": {**(previous or {}).get("metrics", {}), **(metrics or {})}, "callbacks": as_json}
         entries = [e for e in index["checkpoints"] if e["step"] != step] + [entry]
         index["checkpoints"] = sorted(entries, key=lambda e: e["step"])
+        if best:
+            index["best"] = step
         _write_json_atomically(os.path.join(self.directory, INDEX_FILE), index)
         return path
 
     def set_best(self, step: int) -> None:
+        """Makes the recorded `step` the best one (`save(..., best=True)` does it in one write)."""
         index = self.read_index()
+        if step not in {entry["step"] for entry in index["checkpoints"]}:
+            raise ValueError(f"step {step} is not a recorded checkpoint in {self.directory}")
         index["best"] = step
         _write_json_atomically(os.path.join(self.directory, INDEX_FILE), index)
 
@@ -225,18 +238,31 @@ class CheckpointDirectory:
         return state, callbacks
 
     def prune(self, keep_last: int) -> None:
-        """Deletes all but the last `keep_last` steps and the best one."""
-        steps = self.steps()
-        keep = set(steps[-keep_last:]) if keep_last > 0 else set()
-        best = self.read_index().get("best")
-        if best is not None:
-            keep.add(best)
-        for step in steps:
+        """Keeps the last `keep_last` recorded steps and the best one; deletes the rest.
+
+        The index drops the steps first and the directories go after, so a crash in between
+        leaves only directories the index no longer names: never an index entry without its
+        checkpoint. What a killed save left (a step directory the index never recorded, a
+        temporary directory or file) goes too.
+        """
+        index = self.read_index()
+        recorded = sorted(entry["step"] for entry in index["checkpoints"])
+        keep = set(recorded[-keep_last:]) if keep_last > 0 else set()
+        if index.get("best") is not None:
+            keep.add(index["best"])
+        if len(keep) < len(recorded):
+            index["checkpoints"] = [entry for entry in index["checkpoints"] if entry["step"] in keep]
+            _write_json_atomically(os.path.join(self.directory, INDEX_FILE), index)
+        for step in self.steps():
             if step not in keep:
                 shutil.rmtree(self.path(step), ignore_errors=True)
-        index = self.read_index()
-        index["checkpoints"] = [entry for entry in index["checkpoints"] if entry["step"] in keep]
-        _write_json_atomically(os.path.join(self.directory, INDEX_FILE), index)
+        for name in os.listdir(self.directory):
+            if _LEFTOVER.match(name):
+                path = os.path.join(self.directory, name)
+                if os.path.isdir(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.remove(path)
 
 
 @FlaxTrainingCallback.register("checkpoint")
@@ -310,10 +336,9 @@ class CheckpointCallback(FlaxTrainingCallback):
             pending["step"],
             pending["metrics"],
             {key: value for key, value in states.items() if value},
+            best=pending["best"],
         )
         self._saved_step = pending["step"]
-        if pending["best"]:
-            checkpoints.set_best(pending["step"])
         checkpoints.prune(self.keep_last)
 
     def on_training_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> None:

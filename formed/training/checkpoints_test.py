@@ -4,12 +4,19 @@ import os
 import jax
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
 import pytest
 
 from formed.data import BasicBatchSampler, DataLoader
 from formed.training._testing import TinyClassifier, collate, list_loader, make_records, params_of
 from formed.training.callbacks import FlaxTrainingCallback
-from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory, arrays_to_state, state_to_arrays
+from formed.training.checkpoints import (
+    CheckpointCallback,
+    CheckpointDirectory,
+    arrays_to_state,
+    callback_key,
+    state_to_arrays,
+)
 from formed.training.engine import DefaultFlaxTrainingEngine
 from formed.training.state import TrainState
 from formed.training.trainer import FlaxTrainer
@@ -120,7 +127,7 @@ class ScriptedScore:
         return {"score": self.scores[self.trainer_ref[0].global_step]}
 
 
-def _early_stopping_run(directory, records, *extra):
+def _early_stopping_run(directory, records, *extra, checkpoint_metric=None):
     from formed.training.callbacks import EarlyStoppingCallback, EvaluationCallback
 
     trainer_ref = []
@@ -131,7 +138,7 @@ def _early_stopping_run(directory, records, *extra):
         engine=DefaultFlaxTrainingEngine(optimizer=optax.adam(1e-2)),
         callbacks=[
             EvaluationCallback(ScriptedScore(trainer_ref, {5: 0.5, 10: 0.9, 15: 0.7, 20: 0.6})),
-            CheckpointCallback(directory=directory, interval=3, keep_last=2),
+            CheckpointCallback(directory=directory, interval=3, keep_last=2, metric=checkpoint_metric),
             early_stopping,
             *extra,
         ],
@@ -173,3 +180,82 @@ def test_a_step_is_saved_after_every_callback_has_seen_it(tmp_path):
     by_step = {entry["step"]: entry for entry in index["checkpoints"]}
     # Saved at the end of epoch 4 (step 20), after early stopping counted evaluation 20.
     assert by_step[20]["callbacks"]["2:EarlyStoppingCallback"]["evaluations_without_improvement"] == 2
+
+
+class Killed(BaseException):
+    """Stands in for SIGKILL: not an Exception, so no handler in the trainer catches it (the
+    trainer's only `finally` closes the progress bar and the loader; it writes nothing)."""
+
+
+def _resume(directory, records, checkpoint_metric):
+    """What the `train` binary does on a rerun: restore the latest step and the callback states."""
+    trainer = _early_stopping_run(directory, records, checkpoint_metric=checkpoint_metric)
+    model = TinyClassifier()
+    state, callback_states = CheckpointDirectory(directory).restore_with_callbacks(
+        trainer.engine.create_state(None, trainer, model)
+    )
+    for position, callback in enumerate(trainer.callbacks):
+        if saved := callback_states.get(callback_key(position, callback)):
+            callback.load_state_dict(saved)
+    return trainer.train(model, records, records, state=state)
+
+
+def test_a_kill_after_any_write_of_the_best_step_resumes_to_the_same_directory(tmp_path, monkeypatch):
+    """The best step's save is several writes (orbax's step directory, the index, the pruning);
+    a kill after any one of them, then a rerun, ends with the same kept steps, the same best step
+    and the same final parameters as a run never killed."""
+    from formed.training import checkpoints as checkpoints_module
+
+    records = make_records(80)  # 5 steps per epoch; evaluations at 5, 10 (the best), 15, 20
+    metric = "+score"
+    uninterrupted = _early_stopping_run(str(tmp_path / "a"), records, checkpoint_metric=metric).train(
+        TinyClassifier(), records, records
+    )
+    expected = CheckpointDirectory(str(tmp_path / "a"))
+    assert expected.read_index()["best"] == 10 and expected.steps() == [10, 18, 20]
+
+    writes_of_step_10 = []
+    trainer_ref = []
+
+    def killing(write, kill_after):
+        def wrapped(*args, **kwargs):
+            result = write(*args, **kwargs)
+            if trainer_ref and trainer_ref[0].global_step == 10:
+                writes_of_step_10.append(write.__name__)
+                if len(writes_of_step_10) == kill_after:
+                    raise Killed(write.__name__)
+            return result
+
+        return wrapped
+
+    kill_after = 1
+    while True:
+        directory = str(tmp_path / f"b{kill_after}")
+        writes_of_step_10.clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(checkpoints_module, "_write_json_atomically", killing(checkpoints_module._write_json_atomically, kill_after))
+            patch.setattr(checkpoints_module.shutil, "rmtree", killing(checkpoints_module.shutil.rmtree, kill_after))
+            patch.setattr(ocp.PyTreeCheckpointer, "save", killing(ocp.PyTreeCheckpointer.save, kill_after))
+            trainer = _early_stopping_run(directory, records, checkpoint_metric=metric)
+            trainer_ref[:] = [trainer]
+            try:
+                trainer.train(TinyClassifier(), records, records)
+            except Killed:
+                killed = True
+            else:
+                killed = False
+        if not killed:
+            break  # every write of step 10 has been a kill point
+        resumed = _resume(directory, records, metric)
+        actual = CheckpointDirectory(directory)
+        after = writes_of_step_10[-1]
+        assert actual.read_index()["best"] == 10, f"killed after {after}"
+        assert actual.steps() == expected.steps(), f"killed after {after}"
+        assert [e["step"] for e in actual.read_index()["checkpoints"]] == [10, 18, 20], f"killed after {after}"
+        assert int(resumed.step) == int(uninterrupted.step) == 10
+        for a, b in zip(params_of(uninterrupted), params_of(resumed)):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7, err_msg=f"killed after {after}")
+        assert not [name for name in os.listdir(directory) if "tmp" in name], f"killed after {after}"
+        kill_after += 1
+    # The orbax save, the index write, the index write of pruning, two deleted steps (5 and 6).
+    assert kill_after - 1 == 5, writes_of_step_10
