@@ -7,6 +7,10 @@ Layout of a checkpoint directory (``<workdir>/checkpoints``)::
     index.json         {"checkpoints": [{"step": 120, "metrics": {...}}, ...], "best": 120}
                        (written to a temporary file, then renamed)
 
+A run may be killed between any two of these writes. A step counts once the index records it
+(its entry and, if it is the new best, the best mark are one write); pruning removes index
+entries before directories; what a killed save leaves behind is cleared by the next one.
+
 A checkpoint holds every leaf of the state (parameters, optimizer state, non-parameter model
 states such as dropout RNG streams, and the step), so a run resumed from it continues exactly;
 `FlaxTrainer.train` derives the epoch and the batch offset from the step. It also holds what the
