@@ -208,14 +208,6 @@ class CheckpointDirectory:
         _write_json_atomically(os.path.join(self.directory, INDEX_FILE), index)
         return path
 
-    def set_best(self, step: int) -> None:
-        """Makes the recorded `step` the best one (`save(..., best=True)` does it in one write)."""
-        index = self.read_index()
-        if step not in {entry["step"] for entry in index["checkpoints"]}:
-            raise ValueError(f"step {step} is not a recorded checkpoint in {self.directory}")
-        index["best"] = step
-        _write_json_atomically(os.path.join(self.directory, INDEX_FILE), index)
-
     def restore(self, template: TrainState, step: int | None = None) -> TrainState:
         """The state saved at `step` (the latest by default), shaped like `template`."""
         return self.restore_with_callbacks(template, step)[0]
@@ -240,6 +232,16 @@ class CheckpointDirectory:
                 for name, value in values.items()
             }
         return state, callbacks
+
+    def resume(self, trainer: FlaxTrainer, template: TrainState) -> TrainState:
+        """The latest saved state, after giving each of `trainer`'s callbacks the state it saved
+        with that step: what a rerun needs before ``trainer.train(..., state=...)``."""
+        state, callback_states = self.restore_with_callbacks(template)
+        for position, callback in enumerate(trainer.callbacks):
+            saved = callback_states.get(callback_key(position, callback))
+            if saved:
+                callback.load_state_dict(saved)
+        return state
 
     def prune(self, keep_last: int) -> None:
         """Keeps the last `keep_last` recorded steps and the best one; deletes the rest.
@@ -284,9 +286,9 @@ class CheckpointCallback(FlaxTrainingCallback):
     ``on_batch_start`` or ``on_epoch_start``, or at ``on_training_end``. Each checkpoint also
     holds every callback's ``state_dict()``.
 
-    Resume with ``CheckpointDirectory(directory).restore_with_callbacks(template_state)``, give
-    each callback its state (`load_state_dict`) and pass the state to
-    ``FlaxTrainer.train(..., state=...)``; the `train` binary does this on its own.
+    Resume with ``CheckpointDirectory(directory).resume(trainer, template_state)`` and pass the
+    state it returns to ``FlaxTrainer.train(..., state=...)``; the `train` binary does this on
+    its own.
     """
 
     def __init__(

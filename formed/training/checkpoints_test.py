@@ -14,7 +14,6 @@ from formed.training.checkpoints import (
     CheckpointCallback,
     CheckpointDirectory,
     arrays_to_state,
-    callback_key,
     state_to_arrays,
 )
 from formed.training.engine import DefaultFlaxTrainingEngine
@@ -46,9 +45,7 @@ def test_save_restore_and_prune_keep_last_and_best(tmp_path):
     directory = CheckpointDirectory(str(tmp_path / "checkpoints"))
     state = _state()
     for step in (1, 2, 3, 4):
-        directory.save(state.replace(step=state.step + step), step, {"accuracy": step / 10})
-        if step == 2:
-            directory.set_best(2)
+        directory.save(state.replace(step=state.step + step), step, {"accuracy": step / 10}, best=step == 2)
         directory.prune(keep_last=2)
     assert directory.steps() == [2, 3, 4]
     index = json.loads((tmp_path / "checkpoints" / "index.json").read_text())
@@ -191,12 +188,7 @@ def _resume(directory, records, checkpoint_metric):
     """What the `train` binary does on a rerun: restore the latest step and the callback states."""
     trainer = _early_stopping_run(directory, records, checkpoint_metric=checkpoint_metric)
     model = TinyClassifier()
-    state, callback_states = CheckpointDirectory(directory).restore_with_callbacks(
-        trainer.engine.create_state(None, trainer, model)
-    )
-    for position, callback in enumerate(trainer.callbacks):
-        if saved := callback_states.get(callback_key(position, callback)):
-            callback.load_state_dict(saved)
+    state = CheckpointDirectory(directory).resume(trainer, trainer.engine.create_state(None, trainer, model))
     return trainer.train(model, records, records, state=state)
 
 

@@ -35,7 +35,7 @@ import jax
 from formed.core import ConfigurationError, from_config, use_rngs
 from formed.data import BaseDataset, DataModule
 from formed.modules import BaseFlaxModel
-from formed.training.checkpoints import CheckpointDirectory, callback_key
+from formed.training.checkpoints import CheckpointDirectory
 from formed.training.padding import PaddedCollator
 from formed.training.tensorboard_callback import TensorBoardCallback
 from formed.training.trainer import FlaxTrainer
@@ -165,11 +165,7 @@ def run(config: Any, workdir: str, config_path: str = "<config>") -> dict[str, d
     state = trainer.engine.create_state(None, trainer, model)
     checkpoints = CheckpointDirectory(os.path.join(workdir, "checkpoints"))
     if checkpoints.latest_step() is not None:
-        state, callback_states = checkpoints.restore_with_callbacks(state)
-        for position, callback in enumerate(trainer.callbacks):
-            saved = callback_states.get(callback_key(position, callback))
-            if saved:
-                callback.load_state_dict(saved)
+        state = checkpoints.resume(trainer, state)
         print(f"resuming from {checkpoints.path(checkpoints.latest_step())}", flush=True)
     state = trainer.train(model, splits["train"], splits.get("validation"), state=state)
 
