@@ -1,6 +1,5 @@
 import gc
 import threading
-import time
 
 import pytest
 
@@ -11,10 +10,11 @@ def _prefetch_threads():
     return [t for t in threading.enumerate() if t.name == "formed-data-prefetch" and t.is_alive()]
 
 
-def _wait_for_no_threads(timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while _prefetch_threads() and time.monotonic() < deadline:
-        time.sleep(0.01)
+def _wait_for_no_threads(timeout=30.0):
+    """Joins every prefetch thread (the timeout only keeps a broken loader from hanging the
+    test); returns those still alive."""
+    for thread in _prefetch_threads():
+        thread.join(timeout)
     return _prefetch_threads()
 
 
@@ -35,18 +35,24 @@ def test_each_iteration_is_a_new_epoch():
 
 def test_prefetches_in_the_background():
     collated = []
-    loader = DataLoader(BasicBatchSampler(batch_size=1), collator=lambda items: collated.append(items) or items, prefetch=2)
+    fourth_collated = threading.Event()
+
+    def collate(items):
+        collated.append(items)
+        if len(collated) == 4:
+            fourth_collated.set()
+        return items
+
+    loader = DataLoader(BasicBatchSampler(batch_size=1), collator=collate, prefetch=2)
     iterator = iter(loader(list(range(10))))
     assert next(iterator) == [0]
-    deadline = time.monotonic() + 5
-    while len(collated) < 3 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.2)
-    # One consumed, two in the queue, at most one more collated and waiting to be put: the
-    # thread works ahead, but never more than `prefetch` batches past the consumer.
-    assert 3 <= len(collated) <= 4
+    # With one batch consumed, the thread collates ahead on its own: two batches fill the queue
+    # and a third waits to be put. It cannot collate a fifth until the consumer takes one.
+    assert fourth_collated.wait(timeout=30)
+    assert len(collated) == 4
     assert next(iterator) == [1]
     iterator.close()
+    assert [items[0] for items in collated[:4]] == [0, 1, 2, 3]
 
 
 def test_break_and_close_stop_the_thread():

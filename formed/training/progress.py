@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Mapping, TextIO
+from typing import Callable, Mapping, TextIO
 
 
 def _format_duration(seconds: float) -> str:
@@ -37,6 +37,8 @@ class ProgressBar:
         stream: where to write; stderr by default.
         enabled: ``False`` writes nothing.
         log_interval: seconds between plain lines when `stream` is not a terminal.
+        clock: returns seconds from any fixed origin (`time.monotonic` by default); tests pass
+            a fake one.
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class ProgressBar:
         stream: TextIO | None = None,
         enabled: bool = True,
         log_interval: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.total = max(total, 1)
         self.count = initial
@@ -55,15 +58,18 @@ class ProgressBar:
         self.refresh_interval = 0.1 if self.is_terminal else log_interval
         self.description = ""
         self.metrics: dict[str, float] = {}
-        self._start_time = time.monotonic()
+        self._clock = clock
+        self._start_time = clock()
         self._start_count = initial
-        self._last_draw = 0.0
+        # None until the first draw: a clock's origin is arbitrary (time.monotonic() counts from
+        # boot), so no value of it means "long ago".
+        self._last_draw: float | None = None
         self._drawn_count = -1
 
     @property
     def rate(self) -> float:
         """Steps per second since the bar started."""
-        elapsed = time.monotonic() - self._start_time
+        elapsed = self._clock() - self._start_time
         done = self.count - self._start_count
         return done / elapsed if elapsed > 0 and done > 0 else 0.0
 
@@ -81,18 +87,18 @@ class ProgressBar:
 
     def update(self, steps: int = 1) -> None:
         self.count += steps
-        now = time.monotonic()
-        if now - self._last_draw >= self.refresh_interval:
+        now = self._clock()
+        if self._due(now):
             self._draw(now=now)
 
     def render(self) -> str:
         """The current line, without a line ending."""
         fraction = min(self.count / self.total, 1.0)
         rate = self.rate
-        elapsed = time.monotonic() - self._start_time
+        elapsed = self._clock() - self._start_time
         eta = (self.total - self.count) / rate if rate > 0 else float("nan")
         head = f"{self.description}  " if self.description else ""
-        bar = ""
+        bar = " "
         if self.is_terminal:
             width = 20
             filled = int(fraction * width)
@@ -105,11 +111,14 @@ class ProgressBar:
             line += " " + _format_metrics(self.metrics)
         return line
 
+    def _due(self, now: float) -> bool:
+        return self._last_draw is None or now - self._last_draw >= self.refresh_interval
+
     def _draw(self, now: float | None = None, force: bool = False) -> None:
         if not self.enabled:
             return
-        now = time.monotonic() if now is None else now
-        if not force and now - self._last_draw < self.refresh_interval:
+        now = self._clock() if now is None else now
+        if not force and not self._due(now):
             return
         self._last_draw = now
         self._drawn_count = self.count
