@@ -1,4 +1,5 @@
-"""Tests for formed/modules/encoders.py: masking, jit, gradients, dropout and config building."""
+"""The sequence encoder contract for every encoder (formed/modules/encoders.py and the modules it
+gathers): masking, jit, gradients, dropout and config building."""
 
 from __future__ import annotations
 
@@ -154,44 +155,6 @@ def test_dropout_is_active_in_train_mode_and_off_in_eval_mode(name: str) -> None
     encoder.train()
     forced = nnx.jit(lambda module, x, m: module(x, m, deterministic=True))(encoder, inputs, mask)
     np.testing.assert_allclose(np.asarray(forced), first, atol=1e-6)
-
-
-def test_sinusoidal_table_matches_the_formula_and_is_cached() -> None:
-    encoder = SinusoidalPositionEncoder(max_length=16)
-    inputs = jnp.zeros((2, 5, 6))
-    encoded = np.asarray(encoder(inputs))
-    position = np.arange(5)[:, None]
-    i = np.arange(3)[None, :]
-    angle = position / 10000 ** (2 * i / 6)
-    np.testing.assert_allclose(encoded[0, :, 0::2], np.sin(angle), atol=1e-6)
-    np.testing.assert_allclose(encoded[1, :, 1::2], np.cos(angle), atol=1e-6)
-    from formed.modules.encoders import _sinusoidal_table
-
-    assert _sinusoidal_table(16, 6) is _sinusoidal_table(16, 6)
-    with pytest.raises(ValueError, match="max_length"):
-        encoder(jnp.zeros((1, 17, 6)))
-
-
-def test_learnable_position_encoder_adds_one_vector_per_position() -> None:
-    encoder = LearnablePositionEncoder(4, max_length=8, rngs=0)
-    inputs = jnp.ones((2, 3, 4))
-    table = np.asarray(encoder.embedding.embedding[...])
-    np.testing.assert_allclose(np.asarray(encoder(inputs)), 1.0 + np.broadcast_to(table[:3], (2, 3, 4)), atol=1e-6)
-    with pytest.raises(ValueError, match="features=4"):
-        encoder(jnp.ones((2, 3, 5)))
-
-
-def test_transformer_accepts_both_spellings_of_the_feedforward_size() -> None:
-    reference = TransformerSequenceEncoder(FEATURES, 2, feedworward_features=12, rngs=0)
-    alias = TransformerSequenceEncoder(FEATURES, 2, feedforward_features=12, rngs=0)
-    default = TransformerSequenceEncoder(FEATURES, 2, rngs=0)
-    assert reference.layers[0].hidden.out_features == 12
-    assert alias.layers[0].hidden.out_features == 12
-    assert default.layers[0].hidden.out_features == 4 * FEATURES
-    with pytest.raises(ValueError, match="disagree"):
-        TransformerSequenceEncoder(FEATURES, 2, feedworward_features=12, feedforward_features=16, rngs=0)
-    with pytest.raises(ValueError, match="divisible"):
-        TransformerSequenceEncoder(FEATURES, 3, rngs=0)
 
 
 def test_pre_norm_and_post_norm_differ_and_activation_is_used() -> None:
