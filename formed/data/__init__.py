@@ -11,7 +11,7 @@ from formed.data.datasets import SPLITS, BaseDataset, CsvDataset, JsonlDataset, 
 from formed.data.fields import BaseField, LabelField, ScalarField, TensorField, TextField
 from formed.data.generated import SpatialRelationsDataset
 from formed.data.loader import BatchIterator, DataLoader
-from formed.data.readers import DataFormatError, read_csv, read_jsonl, read_tsv
+from formed.data.readers import DataFormatError, SourcedRecord, locate, read_csv, read_jsonl, read_tsv
 from formed.data.samplers import BaseBatchSampler, BasicBatchSampler, SizeOrderedBucketBatchSampler
 from formed.data.tokenizer import Tokenizer
 from formed.data.vocabulary import Vocabulary
@@ -32,12 +32,14 @@ __all__ = [
     "LabelField",
     "ScalarField",
     "SizeOrderedBucketBatchSampler",
+    "SourcedRecord",
     "SpatialRelationsDataset",
     "TensorField",
     "TextField",
     "Tokenizer",
     "TsvDataset",
     "Vocabulary",
+    "locate",
     "read_csv",
     "read_jsonl",
     "read_tsv",

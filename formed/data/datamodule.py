@@ -20,6 +20,7 @@ from typing import Any
 
 from formed.core import from_config
 from formed.data.fields import BaseField, Record
+from formed.data.readers import DataFormatError, locate, report_skipped
 
 _FILE = "datamodule.json"
 
@@ -49,6 +50,48 @@ class DataModule:
         for field in self.fields.values():
             field.build(records)
         return self
+
+    def check(self, records: Sequence[Record], split: str = "data", skip_malformed: bool = False) -> list[Record]:
+        """The records every field can use; a record that one cannot is an error naming its file,
+        1-based line and column (records read by `formed.data.readers`), or its split and 1-based
+        position (other records). Before `build` the fields check columns and value types, after
+        it also what they learned (a label the training data never had).
+
+        With `skip_malformed`, such records are dropped instead and their number per file is
+        logged as a warning.
+
+        >>> from formed.data.fields import LabelField
+        >>> datamodule = DataModule({"label": LabelField()}).build([{"label": "a"}])
+        >>> datamodule.check([{"label": "a"}, {"label": "b"}], split="test")
+        Traceback (most recent call last):
+        ...
+        ValueError: test split, record 2: field 'label': has label 'b' in column 'label', which the training data does not have; known labels: ['a']
+        """
+        kept: list[Record] = []
+        skipped: dict[str, list[ValueError]] = {}
+        for index, record in enumerate(records):
+            error = self._error(record, index, split)
+            if error is None:
+                kept.append(record)
+                continue
+            if not skip_malformed:
+                raise error
+            skipped.setdefault(getattr(error, "path", f"the {split} split"), []).append(error)
+        for path, errors in skipped.items():
+            report_skipped(path, errors, why="unusable")  # type: ignore[arg-type]
+        return kept
+
+    def _error(self, record: Any, index: int, split: str) -> ValueError | None:
+        for name, field in self.fields.items():
+            found = field.problem(record)
+            if found is None:
+                continue
+            column, message = found
+            where = locate(record, column)
+            if where is None:
+                return ValueError(f"{split} split, record {index + 1}: field {name!r}: {message}")
+            return DataFormatError(where[0], where[1], where[2], f"field {name!r}: {message}")
+        return None
 
     def batch(self, records: Sequence[Record]) -> dict[str, Any]:
         """``{field name: batch of that field}`` for a list of records."""

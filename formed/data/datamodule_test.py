@@ -44,3 +44,42 @@ def test_config_errors_name_the_path():
         from_config(DataModule, {"fields": {"text": {"type": "txt"}}})
     with pytest.raises(ValueError, match="at least one field"):
         DataModule({})
+
+
+def test_records_the_fields_cannot_use_are_named_by_file_line_and_column(tmp_path, caplog):
+    import logging
+
+    import pytest
+
+    from formed.data import DataFormatError, read_csv, read_jsonl
+
+    train = tmp_path / "train.jsonl"
+    train.write_text('{"text": "a b", "label": "x"}\n{"text": "b c", "label": "y"}\n', encoding="utf-8")
+    test = tmp_path / "test.jsonl"
+    test.write_text(
+        '{"text": "a", "label": "x"}\n'
+        '{"label": "y"}\n'  # no text
+        '{"text": 42, "label": "y"}\n'  # not a string
+        '{"text": "c",  "label": "z"}\n',  # a label training never had
+        encoding="utf-8",
+    )
+    datamodule = from_config(DataModule, {"fields": {"text": {"type": "text"}, "label": {"type": "label"}}})
+    datamodule.build(datamodule.check(read_jsonl(train), split="train"))
+    records = read_jsonl(test)
+    for record, where, message in [
+        (records[1], "test.jsonl:2: field 'text': has no column 'text'", "it has ['label']"),
+        (records[2], "test.jsonl:3:10: field 'text': has 42 (an int) in column 'text'", "expected a string"),
+        (records[3], "test.jsonl:4:25: field 'label': has label 'z'", "known labels: ['x', 'y']"),
+    ]:
+        with pytest.raises(DataFormatError) as error:
+            datamodule.check([records[0], record], split="test")
+        assert where in str(error.value) and message in str(error.value)
+    with caplog.at_level(logging.WARNING):
+        kept = datamodule.check(records, split="test", skip_malformed=True)
+    assert kept == [records[0]]
+    assert "skipped 3 unusable row(s) of" in caplog.text and "test.jsonl" in caplog.text
+    # CSV columns are counted in fields.
+    csv_path = tmp_path / "test.csv"
+    csv_path.write_text("label,text\nx,a\nw,b\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"test.csv:3:1: field 'label': has label 'w'"):
+        datamodule.check(read_csv(csv_path), split="test")

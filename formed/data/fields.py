@@ -63,6 +63,24 @@ class BaseField(Registrable, abc.ABC):
     def is_built(self) -> bool:
         return True
 
+    def problem(self, record: Any) -> tuple[str, str] | None:
+        """Why this field cannot use `record`: ``(column, what is wrong)``, or None.
+
+        The default checks that the column is there; fields add the checks of their values
+        (once built, e.g. a label the training data never had). `DataModule.check` runs these
+        before training, so a bad row is reported with its file and line instead of failing
+        inside a batch.
+
+        >>> LabelField(column="label").problem({"text": "hi"})
+        ('label', "has no column 'label' (it has ['text'])")
+        """
+        column = self.column or self.name
+        if not isinstance(record, dict):
+            return column, f"is a {type(record).__name__}, not a record (a dict)"
+        if column not in record:
+            return column, f"has no column {column!r} (it has {sorted(record)})"
+        return None
+
     def build(self, records: Sequence[Record]) -> None:
         """Fits whatever the field learns from the training records (default: nothing)."""
 
@@ -123,6 +141,20 @@ class TextField(BaseField):
         self.vocabulary: Vocabulary | None = None
         self.character_vocabulary: Vocabulary | None = None
         self.postag_vocabulary: Vocabulary | None = None
+
+    def problem(self, record: Any) -> tuple[str, str] | None:
+        missing = super().problem(record)
+        if missing is not None:
+            return missing
+        for column in (self.column, self.postags):
+            if column is None:
+                continue
+            if column not in record:
+                return column, f"has no column {column!r} (it has {sorted(record)})"
+            value = record[column]
+            if not (isinstance(value, str) or (isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value))):
+                return column, f"has {_shown(value)} in column {column!r}; expected a string or a list of strings"
+        return None
 
     def _specials(self) -> dict[str, str | None]:
         return {"bos_token": BOS_TOKEN if self.bos else None, "eos_token": EOS_TOKEN if self.eos else None}
@@ -216,6 +248,15 @@ class TextField(BaseField):
         self.postag_vocabulary = load("postag_vocabulary")
 
 
+def _shown(value: Any) -> str:
+    """A value and its type for an error message, shortened: ``7 (an int)``."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    article = "an" if type(value).__name__[0] in "aeiou" else "a"
+    return f"{text} ({article} {type(value).__name__})"
+
+
 def _label_order(label: Any) -> tuple[str, Any]:
     return (type(label).__name__, label)
 
@@ -259,6 +300,18 @@ class LabelField(BaseField):
         self.labels = list(labels)
         self._index = {label: index for index, label in enumerate(self.labels)}
         self.distribution = np.asarray(distribution, dtype=np.float32)
+
+    def problem(self, record: Any) -> tuple[str, str] | None:
+        missing = super().problem(record)
+        if missing is not None:
+            return missing
+        value = record[self.column]
+        if not isinstance(value, (str, int, bool)):
+            return self.column, f"has {_shown(value)} in column {self.column!r}; expected a label (a string, int or bool)"
+        if self.is_built and value not in self._index:
+            shown = self.labels if len(self.labels) <= 20 else [*self.labels[:20], "..."]
+            return self.column, f"has label {value!r} in column {self.column!r}, which the training data does not have; known labels: {shown}"
+        return None
 
     def label_to_index(self, label: Any) -> int:
         self._require_built()
@@ -305,6 +358,15 @@ class ScalarField(BaseField):
         super().__init__(column)
         self.dtype = np.dtype(dtype)
 
+    def problem(self, record: Any) -> tuple[str, str] | None:
+        missing = super().problem(record)
+        if missing is not None:
+            return missing
+        value = record[self.column]
+        if not isinstance(value, (int, float, np.number)) or isinstance(value, bool) or not np.isfinite(value):
+            return self.column, f"has {_shown(value)} in column {self.column!r}; expected a finite number"
+        return None
+
     def batch(self, records: Sequence[Record]) -> np.ndarray:
         values = self.values(records)
         try:
@@ -328,6 +390,16 @@ class TensorField(BaseField):
     def __init__(self, column: str | None = None, dtype: str = "float32") -> None:
         super().__init__(column)
         self.dtype = np.dtype(dtype)
+
+    def problem(self, record: Any) -> tuple[str, str] | None:
+        missing = super().problem(record)
+        if missing is not None:
+            return missing
+        try:
+            np.asarray(record[self.column], dtype=self.dtype)
+        except (TypeError, ValueError):
+            return self.column, f"has {_shown(record[self.column])} in column {self.column!r}; expected an array of {self.dtype.name}"
+        return None
 
     def batch(self, records: Sequence[Record]) -> np.ndarray:
         arrays = [np.asarray(value, dtype=self.dtype) for value in self.values(records)]

@@ -1,16 +1,32 @@
 """Readers of JSONL, CSV and TSV files into lists of records (dicts).
 
-A malformed row is a `DataFormatError` naming the file, the line and the column. With
-``skip_malformed=True`` such rows are dropped instead, and their count is logged as a warning;
-nothing is ever dropped silently. Blank lines are not rows and are ignored.
+A malformed row (invalid JSON, a wrong number of fields, bytes that are not UTF-8) is a
+`DataFormatError` naming the file, the 1-based line and the column. With ``skip_malformed=True``
+such rows are dropped instead, and their count per file is logged as a warning; nothing is ever
+dropped silently. Blank lines are not rows and are ignored.
+
+Every record read from a file is a `SourcedRecord`: a plain dict that also remembers its file and
+line, so that a later check against the fields (a missing column, a text that is not a string, a
+label the training data never had; see `DataModule.check`) names them too:
+
+>>> import tempfile, os
+>>> path = os.path.join(tempfile.mkdtemp(), "train.jsonl")
+>>> _ = open(path, "w").write('{"text": "hi", "label": "a"}\\n\\n{"text": 7, "label": "b"}\\n')
+>>> records = read_jsonl(path)
+>>> records[1], records[1].line
+({'text': 7, 'label': 'b'}, 3)
+>>> locate(records[1], "text")[1:]
+(3, 10)
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import linecache
 import logging
 import os
+import re
 from typing import Any
 
 _logger = logging.getLogger(__name__)
@@ -18,43 +34,92 @@ _logger = logging.getLogger(__name__)
 Record = dict[str, Any]
 
 
+class SourcedRecord(dict):
+    """A record (a dict) that remembers where it was read: `path`, the 1-based `line`, and
+    `format` (``"jsonl"``, or ``"csv"`` whose columns are counted in fields)."""
+
+    def __init__(self, data: Record, path: str, line: int, format: str) -> None:
+        super().__init__(data)
+        self.path, self.line, self.format = path, line, format
+
+    def __reduce__(self) -> Any:
+        return (SourcedRecord, (dict(self), self.path, self.line, self.format))
+
+
 class DataFormatError(ValueError):
-    """A row of a data file could not be read; the message starts with ``path:line:column``."""
+    """A row of a data file could not be read or used; the message starts with
+    ``path:line:column:`` (or ``path:line:`` where no column applies, e.g. a missing key)."""
 
-    def __init__(self, path: str | os.PathLike[str], line: int, column: int | str, message: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], line: int, column: int | str | None, message: str) -> None:
         self.path, self.line, self.column = os.fspath(path), line, column
-        super().__init__(f"{self.path}:{line}:{column}: {message}")
+        where = f"{self.path}:{line}" if column is None else f"{self.path}:{line}:{column}"
+        super().__init__(f"{where}: {message}")
 
 
-def _report_skipped(path: str | os.PathLike[str], errors: list[DataFormatError]) -> None:
+def locate(record: Any, column: str) -> tuple[str, int, int | None] | None:
+    """``(path, line, column)`` of `column` in a `SourcedRecord`, or None for other records.
+
+    The column is 1-based: for CSV and TSV the field's position, for JSONL the character where
+    the key's value starts (None when the key is absent).
+    """
+    if not isinstance(record, SourcedRecord):
+        return None
+    if column not in record:
+        return record.path, record.line, None
+    if record.format == "csv":
+        return record.path, record.line, list(record).index(column) + 1
+    text = linecache.getline(record.path, record.line)
+    match = re.search(r'"%s"\s*:\s*' % re.escape(json.dumps(column)[1:-1]), text)
+    return record.path, record.line, (match.end() + 1 if match else None)
+
+
+def report_skipped(path: str | os.PathLike[str], errors: list[DataFormatError], why: str = "malformed") -> None:
+    """Logs how many rows of `path` were dropped, and the first reason (nothing if none)."""
     if errors:
         _logger.warning(
-            "skipped %d malformed row(s) of %s (skip_malformed=True); the first: %s", len(errors), path, errors[0]
+            "skipped %d %s row(s) of %s (skip_malformed=True); the first: %s", len(errors), why, os.fspath(path), errors[0]
         )
+
+
+def _decoded_lines(path: str | os.PathLike[str]) -> list[tuple[str | None, DataFormatError | None]]:
+    """Each line of the file decoded as UTF-8 (line ends kept), or the error naming the byte."""
+    with open(path, "rb") as file:
+        raw_lines = file.read().splitlines(keepends=True)
+    lines: list[tuple[str | None, DataFormatError | None]] = []
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            lines.append((raw.decode("utf-8"), None))
+        except UnicodeDecodeError as error:
+            # The column of the first bad byte, counted in characters of the valid prefix.
+            column = len(raw[: error.start].decode("utf-8")) + 1
+            byte = raw[error.start]
+            lines.append((None, DataFormatError(path, number, column, f"byte 0x{byte:02x} is not valid UTF-8 ({error.reason})")))
+    return lines
 
 
 def read_jsonl(path: str | os.PathLike[str], skip_malformed: bool = False) -> list[Record]:
     """One JSON object per line."""
     records: list[Record] = []
     skipped: list[DataFormatError] = []
-    with open(path, encoding="utf-8") as file:
-        for line_number, line in enumerate(file, start=1):
+    for line_number, (line, decode_error) in enumerate(_decoded_lines(path), start=1):
+        try:
+            if decode_error is not None:
+                raise decode_error
             if not line.strip():
                 continue
             try:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise DataFormatError(path, line_number, error.colno, f"invalid JSON: {error.msg}") from None
-                if not isinstance(record, dict):
-                    raise DataFormatError(path, line_number, 1, f"expected a JSON object, got {type(record).__name__}")
-            except DataFormatError as error:
-                if not skip_malformed:
-                    raise
-                skipped.append(error)
-                continue
-            records.append(record)
-    _report_skipped(path, skipped)
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise DataFormatError(path, line_number, error.colno, f"invalid JSON: {error.msg}") from None
+            if not isinstance(record, dict):
+                raise DataFormatError(path, line_number, 1, f"expected a JSON object, got {type(record).__name__}")
+        except DataFormatError as error:
+            if not skip_malformed:
+                raise
+            skipped.append(error)
+            continue
+        records.append(SourcedRecord(record, os.fspath(path), line_number, "jsonl"))
+    report_skipped(path, skipped)
     return records
 
 
@@ -71,8 +136,15 @@ def read_csv(path: str | os.PathLike[str], delimiter: str = ",", skip_malformed:
     """Rows of a delimited file whose first row names the columns; values are str."""
     records: list[Record] = []
     skipped: list[DataFormatError] = []
-    with open(path, encoding="utf-8", newline="") as file:
-        lines = file.readlines()
+    decoded = _decoded_lines(path)
+    lines: list[str] = []
+    for line, decode_error in decoded:
+        if decode_error is not None:
+            if not skip_malformed:
+                raise decode_error
+            skipped.append(decode_error)
+            line = "\n"  # an empty row, so that the following rows keep their line numbers
+        lines.append(line)
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     header: list[str] | None = None
     start = 1
@@ -105,8 +177,8 @@ def read_csv(path: str | os.PathLike[str], delimiter: str = ",", skip_malformed:
                 raise
             skipped.append(error)
             continue
-        records.append(dict(zip(header, row)))
-    _report_skipped(path, skipped)
+        records.append(SourcedRecord(dict(zip(header, row)), os.fspath(path), start, "csv"))
+    report_skipped(path, skipped)
     return records
 
 

@@ -63,3 +63,19 @@ def test_skip_malformed_logs_the_count(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="formed.data.readers"):
         assert read_jsonl(path, skip_malformed=True) == [{"a": 1}]
     assert "skipped 1 malformed row(s)" in caplog.text
+
+
+def test_bytes_that_are_not_utf8_name_the_file_line_and_column(tmp_path, caplog):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'{"text": "ok", "label": "a"}\n{"text": "caf\xe9", "label": "b"}\n{"text": "fine", "label": "a"}\n')
+    with pytest.raises(DataFormatError, match=r"latin1.jsonl:2:14: byte 0xe9 is not valid UTF-8"):
+        read_jsonl(path)
+    with caplog.at_level(logging.WARNING):
+        records = read_jsonl(path, skip_malformed=True)
+    assert [(r["text"], r.line) for r in records] == [("ok", 1), ("fine", 3)]
+    assert "skipped 1 malformed row(s) of" in caplog.text and "latin1.jsonl" in caplog.text
+    csv_path = tmp_path / "latin1.csv"
+    csv_path.write_bytes(b"text,label\ncaf\xe9,b\nfine,a\n")
+    with pytest.raises(DataFormatError, match=r"latin1.csv:2:4: byte 0xe9"):
+        read_csv(csv_path)
+    assert [(r["text"], r.line) for r in read_csv(csv_path, skip_malformed=True)] == [("fine", 3)]

@@ -5,10 +5,11 @@ This is the public API of `//formed/training`; other packages import from here o
 """
 
 from formed.training.callbacks import EarlyStoppingCallback, EvaluationCallback, FlaxTrainingCallback
-from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory
+from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory, CheckpointError
 from formed.training.distributors import BaseDistributor, DataParallelDistributor, SingleDeviceDistributor
 from formed.training.engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine
-from formed.training.exceptions import StopEarly
+from formed.training.exceptions import NonFiniteLossError, StopEarly
+from formed.training.json_files import write_json_atomically
 from formed.training.metrics import (
     AverageEvaluator,
     BaseEvaluator,
@@ -28,6 +29,7 @@ from formed.training.state import TrainState
 from formed.training.tensorboard_callback import TensorBoardCallback
 from formed.training.text_classifier import ClassifierOutput, TextClassifier
 from formed.training.trainer import FlaxTrainer
+from formed.training.workdir_lock import WorkdirInUseError, WorkdirLock
 
 __all__ = [
     "AverageEvaluator",
@@ -35,6 +37,7 @@ __all__ = [
     "BaseEvaluator",
     "CheckpointCallback",
     "CheckpointDirectory",
+    "CheckpointError",
     "ClassifierOutput",
     "DataParallelDistributor",
     "DefaultFlaxTrainingEngine",
@@ -49,6 +52,7 @@ __all__ = [
     "MlflowCallback",
     "MultiEvaluator",
     "MulticlassAccuracy",
+    "NonFiniteLossError",
     "PaddedCollator",
     "Precision",
     "ProgressBar",
@@ -58,8 +62,11 @@ __all__ = [
     "TensorBoardCallback",
     "TextClassifier",
     "TrainState",
+    "WorkdirInUseError",
+    "WorkdirLock",
     "build_optimizer",
     "build_schedule",
     "learning_rate_of",
     "pad_batch",
+    "write_json_atomically",
 ]

@@ -7,9 +7,19 @@ Layout of a checkpoint directory (``<workdir>/checkpoints``)::
     index.json         {"checkpoints": [{"step": 120, "metrics": {...}}, ...], "best": 120}
                        (written to a temporary file, then renamed)
 
-A run may be killed between any two of these writes. A step counts once the index records it
-(its entry and, if it is the new best, the best mark are one write); pruning removes index
-entries before directories; what a killed save leaves behind is cleared by the next one.
+A run may be killed between any two of these writes. The index is written (empty) before the
+first step, so a missing index beside step directories means it was lost, which is an error
+(`CheckpointError`: it held the callbacks' states, the best mark and the checksums). A step
+counts once the index records it (its entry, with a SHA-256 checksum of every file of the step,
+and, if it is the new best, the best mark are one write); pruning removes index entries before
+directories; what a killed save leaves behind is cleared by the next one.
+
+Nothing damaged is trusted silently: restoring checks the recorded checksums (truncated, missing
+or altered files) and that every restored float is finite, and resuming falls back, with a
+warning naming each damaged step, to the newest intact checkpoint (forgetting the damaged ones,
+so that training writes them again). If none is intact, it stops and says which directory to
+remove. A state with a NaN or infinite value is never saved (`NonFiniteLossError`): the latest
+checkpoint of a run that diverged is its last finite one.
 
 A checkpoint holds every leaf of the state (parameters, optimizer state, non-parameter model
 states such as dropout RNG streams, and the step), so a run resumed from it continues exactly;
@@ -22,11 +32,12 @@ step only after every callback has run its hooks for that step (at the next ``on
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import re
 import shutil
-import tempfile
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -34,6 +45,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from formed.training.callbacks import FlaxTrainingCallback, lookup_metric, parse_metric
+from formed.training.exceptions import NonFiniteLossError
+from formed.training.json_files import write_json_atomically
 from formed.training.state import TrainState
 
 if TYPE_CHECKING:
@@ -49,6 +62,55 @@ INDEX_FILE = "index.json"
 _SAVED_AS_ARRAYS = {"$saved_as_arrays": True}
 
 CallbackStates = dict[str, dict[str, Any]]
+
+_logger = logging.getLogger(__name__)
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint directory that cannot be trusted or written; the message names the file or
+    step, says what is lost and what to do."""
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost OS error's message (``No space left on device``), else the error's first line."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        seen = seen.__cause__ or seen.__context__
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def file_checksums(directory: str) -> dict[str, str]:
+    """``{relative path: SHA-256 hex digest}`` of every file under `directory`."""
+    checksums: dict[str, str] = {}
+    for root, _, names in os.walk(directory):
+        for name in names:
+            path = os.path.join(root, name)
+            digest = hashlib.sha256()
+            with open(path, "rb") as file:
+                for block in iter(lambda: file.read(1 << 20), b""):
+                    digest.update(block)
+            checksums[os.path.relpath(path, directory)] = digest.hexdigest()
+    return dict(sorted(checksums.items()))
+
+
+def nonfinite_arrays(arrays: Any) -> list[str]:
+    """The keys (``"state/00012"``) of the float arrays in a nested dict that hold NaN or inf."""
+    found: list[str] = []
+
+    def visit(node: Any, key: str) -> None:
+        if isinstance(node, dict):
+            for name, value in node.items():
+                visit(value, f"{key}/{name}" if key else str(name))
+            return
+        value = np.asarray(node)
+        if np.issubdtype(value.dtype, np.inexact) and not np.all(np.isfinite(value)):
+            found.append(key)
+
+    visit(arrays, "")
+    return found
 
 
 def callback_key(position: int, callback: Any) -> str:
@@ -115,14 +177,10 @@ def arrays_to_state(arrays: dict[str, Any], template: TrainState) -> TrainState:
 
 
 def _write_json_atomically(path: str, data: Any) -> None:
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=directory, prefix=".tmp-", suffix=".json", delete=False) as file:
-        json.dump(data, file, indent=1)
-        file.flush()
-        os.fsync(file.fileno())
-    os.chmod(file.name, 0o644)
-    os.replace(file.name, path)
+    try:
+        write_json_atomically(path, data, indent=1, sort_keys=False)
+    except OSError as error:
+        raise CheckpointError(f"cannot write {path}: {_root_cause(error)}") from None
 
 
 class CheckpointDirectory:
@@ -141,12 +199,42 @@ class CheckpointDirectory:
     def path(self, step: int) -> str:
         return os.path.join(self.directory, f"step_{step:08d}")
 
+    def _lost_index_error(self, problem: str) -> CheckpointError:
+        steps = ", ".join(os.path.basename(self.path(step)) for step in self.steps()) or "none"
+        return CheckpointError(
+            f"{os.path.join(self.directory, INDEX_FILE)} {problem}. It records which checkpoints are complete, "
+            "their checksums, the best checkpoint and the callbacks' states (e.g. early stopping's best model "
+            f"and patience); without it these are lost and resuming would change the run (checkpoints on disk: "
+            f"{steps}). Restore the file, or remove {self.directory} to train from scratch."
+        )
+
     def read_index(self) -> dict[str, Any]:
+        """The parsed ``index.json``; an empty index where there is neither it nor a step.
+
+        Raises:
+            CheckpointError: if the index is missing beside step directories, unreadable, or not
+                the structure this module writes.
+        """
         path = os.path.join(self.directory, INDEX_FILE)
         if not os.path.exists(path):
+            if self.steps():
+                raise self._lost_index_error("is missing")
             return {"checkpoints": [], "best": None}
-        with open(path, encoding="utf-8") as file:
-            return json.load(file)
+        try:
+            with open(path, encoding="utf-8") as file:
+                index = json.load(file)
+        except json.JSONDecodeError as error:
+            raise self._lost_index_error(f"is unreadable (line {error.lineno}, column {error.colno}: {error.msg})") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise self._lost_index_error(f"is unreadable ({_root_cause(error)})") from None
+        if (
+            not isinstance(index, dict)
+            or not isinstance(index.get("checkpoints"), list)
+            or not all(isinstance(e, dict) and isinstance(e.get("step"), int) for e in index["checkpoints"])
+        ):
+            raise self._lost_index_error("is not a checkpoint index (expected {\"checkpoints\": [{\"step\": ...}, ...]})")
+        index.setdefault("best", None)
+        return index
 
     def steps(self) -> list[int]:
         """Steps with a complete checkpoint on disk, ascending."""
@@ -155,17 +243,16 @@ class CheckpointDirectory:
         found = (_STEP_DIR.match(name) for name in os.listdir(self.directory))
         return sorted(int(m.group(1)) for m in found if m is not None)
 
-    def latest_step(self) -> int | None:
-        """The newest step that is complete on disk and recorded in the index.
-
-        A step directory the index does not know (a crash between the two writes) is used only
-        when the index records none, e.g. for directories written by hand.
-        """
-        steps = self.steps()
+    def recorded_steps(self) -> list[int]:
+        """Steps complete on disk and recorded in the index, ascending: those a run may resume from
+        (a step directory the index does not know was left by a crash and is never trusted)."""
         recorded = {entry["step"] for entry in self.read_index()["checkpoints"]}
-        indexed = [step for step in steps if step in recorded]
-        if indexed:
-            return indexed[-1]
+        return [step for step in self.steps() if step in recorded]
+
+    def latest_step(self) -> int | None:
+        """The newest step that is complete on disk and recorded in the index (not yet verified:
+        `restore_with_callbacks` does that)."""
+        steps = self.recorded_steps()
         return steps[-1] if steps else None
 
     def save(
@@ -182,47 +269,98 @@ class CheckpointDirectory:
         that exists already only updates its metrics in the index. With `best`, the same index
         write also makes this step the best one: a crash can never leave an index whose latest
         step is recorded but whose best is not yet the one that step's evaluation found.
+
+        Raises:
+            NonFiniteLossError: if the state holds a NaN or infinite value (nothing is written).
+            CheckpointError: if the checkpoint cannot be written (disk full, permission denied).
         """
-        os.makedirs(self.directory, exist_ok=True)
+        name = os.path.basename(self.path(step))
+        try:
+            os.makedirs(self.directory, exist_ok=True)
+        except OSError as error:
+            raise CheckpointError(f"cannot write checkpoint {name} in {self.directory}: {_root_cause(error)}") from None
         path = self.path(step)
         as_json, as_arrays = _split_callback_states(callback_states or {})
+        index_path = os.path.join(self.directory, INDEX_FILE)
+        if not os.path.exists(index_path) and not self.steps():
+            # Before the first step: from now on a missing index means a lost one.
+            _write_json_atomically(index_path, {"checkpoints": [], "best": None})
         index = self.read_index()
         previous = next((entry for entry in index["checkpoints"] if entry["step"] == step), None)
         if previous is None and os.path.exists(path):
             # Written by a run killed before it could record it: not trusted, written again.
             shutil.rmtree(path)
+        checksums = (previous or {}).get("files")
         if not os.path.exists(path):
             tree: dict[str, Any] = {"state": state_to_arrays(state)}
             if as_arrays:
                 tree["callbacks"] = {
                     key: {name: state_to_arrays(value) for name, value in values.items()} for key, values in as_arrays.items()
                 }
-            self.checkpointer.save(path, tree)
+            bad = nonfinite_arrays(tree)
+            if bad:
+                raise NonFiniteLossError(step=step, epoch=0, what=f"the training state ({len(bad)} arrays, e.g. {bad[0]})")
+            try:
+                self.checkpointer.save(path, tree)
+                checksums = file_checksums(path)
+            except Exception as error:  # orbax wraps OS errors in its own and in thread failures
+                raise CheckpointError(f"cannot write checkpoint {name} in {self.directory}: {_root_cause(error)}") from None
         else:
             as_json = previous.get("callbacks", {})  # the arrays on disk belong to the first save
-        entry = {"step": step, "metrics": {**(previous or {}).get("metrics", {}), **(metrics or {})}, "callbacks": as_json}
+        entry = {
+            "step": step,
+            "metrics": {**(previous or {}).get("metrics", {}), **(metrics or {})},
+            "callbacks": as_json,
+            "files": checksums,
+        }
         entries = [e for e in index["checkpoints"] if e["step"] != step] + [entry]
         index["checkpoints"] = sorted(entries, key=lambda e: e["step"])
         if best:
             index["best"] = step
-        _write_json_atomically(os.path.join(self.directory, INDEX_FILE), index)
+        _write_json_atomically(index_path, index)
         return path
 
+    def damage(self, step: int) -> str | None:
+        """Why the files of `step` cannot be trusted (missing, truncated or altered since they were
+        saved, by the checksums the index records), or None if they match."""
+        entry = next((e for e in self.read_index()["checkpoints"] if e["step"] == step), None)
+        path = self.path(step)
+        if entry is None:
+            return "the index does not record it"
+        if not os.path.isdir(path):
+            return f"{path} is missing"
+        recorded = entry.get("files")
+        if recorded is None:
+            return None  # written before checksums were recorded: only the finite check applies
+        try:
+            actual = file_checksums(path)
+        except OSError as error:
+            return f"cannot read its files ({_root_cause(error)})"
+        missing = sorted(set(recorded) - set(actual))
+        if missing:
+            return f"{len(missing)} file(s) missing, e.g. {missing[0]}"
+        altered = sorted(name for name in recorded if actual[name] != recorded[name])
+        if altered:
+            return f"{len(altered)} file(s) truncated or altered (checksum mismatch), e.g. {altered[0]}"
+        return None
+
     def restore(self, template: TrainState, step: int | None = None) -> TrainState:
-        """The state saved at `step` (the latest by default), shaped like `template`."""
+        """The state saved at `step` (the latest intact one by default), shaped like `template`."""
         return self.restore_with_callbacks(template, step)[0]
 
-    def restore_with_callbacks(self, template: TrainState, step: int | None = None) -> tuple[TrainState, CallbackStates]:
-        """The state saved at `step` (the latest by default) and the callback states saved with it.
-
-        Raises:
-            FileNotFoundError: if there is no checkpoint.
-            ValueError: if the checkpoint was written for another model or optimizer.
-        """
-        step = self.latest_step() if step is None else step
-        if step is None:
-            raise FileNotFoundError(f"no checkpoint in {self.directory}")
-        tree = self.checkpointer.restore(self.path(step))
+    def _restore_step(self, template: TrainState, step: int) -> tuple[TrainState, CallbackStates]:
+        """Restores one step, verified: raises `CheckpointError` naming what is damaged."""
+        name = os.path.basename(self.path(step))
+        problem = self.damage(step)
+        if problem is not None:
+            raise CheckpointError(f"checkpoint {name} (step {step}) is damaged: {problem}")
+        try:
+            tree = self.checkpointer.restore(self.path(step))
+        except Exception as error:  # orbax and tensorstore errors of unreadable files
+            raise CheckpointError(f"checkpoint {name} (step {step}) is damaged: orbax cannot read it ({_root_cause(error)})") from None
+        bad = nonfinite_arrays(tree)
+        if bad:
+            raise CheckpointError(f"checkpoint {name} (step {step}) is damaged: {len(bad)} array(s) hold NaN or inf, e.g. {bad[0]}")
         state = arrays_to_state(tree["state"], template)
         entry = next((e for e in self.read_index()["checkpoints"] if e["step"] == step), {})
         callbacks: CallbackStates = {}
@@ -233,9 +371,57 @@ class CheckpointDirectory:
             }
         return state, callbacks
 
+    def restore_with_callbacks(self, template: TrainState, step: int | None = None) -> tuple[TrainState, CallbackStates]:
+        """The state saved at `step` and the callback states saved with it, verified.
+
+        Without `step`, the newest intact checkpoint: each newer damaged one is reported with a
+        warning and forgotten (its index entry and directory go, so training writes it again).
+
+        Raises:
+            FileNotFoundError: if there is no checkpoint.
+            CheckpointError: if `step` (or, without it, every checkpoint) is damaged, or the index is lost.
+            ValueError: if the checkpoint was written for another model or optimizer.
+        """
+        if step is not None:
+            return self._restore_step(template, step)
+        steps = self.recorded_steps()
+        if not steps:
+            raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        damaged: list[tuple[int, str]] = []
+        for candidate in reversed(steps):
+            try:
+                restored = self._restore_step(template, candidate)
+            except CheckpointError as error:
+                _logger.warning("%s", error)
+                damaged.append((candidate, str(error)))
+                continue
+            if damaged:
+                _logger.warning(
+                    "resuming from the newest intact checkpoint, step %d, instead of step %d; the damaged "
+                    "checkpoint(s) are removed and training from step %d writes them again",
+                    candidate, damaged[0][0], candidate,
+                )
+                self._forget([s for s, _ in damaged])
+            return restored
+        reasons = "; ".join(reason for _, reason in damaged)
+        raise CheckpointError(
+            f"no intact checkpoint in {self.directory}: {reasons}. Remove {self.directory} to train from scratch."
+        )
+
+    def _forget(self, steps: list[int]) -> None:
+        """Drops damaged `steps` from the index (first) and the disk (then)."""
+        index = self.read_index()
+        index["checkpoints"] = [e for e in index["checkpoints"] if e["step"] not in steps]
+        if index.get("best") in steps:
+            _logger.warning("the best checkpoint (step %d) was damaged: the next evaluation sets a new best", index["best"])
+            index["best"] = None
+        _write_json_atomically(os.path.join(self.directory, INDEX_FILE), index)
+        for step in steps:
+            shutil.rmtree(self.path(step), ignore_errors=True)
+
     def resume(self, trainer: FlaxTrainer, template: TrainState) -> TrainState:
-        """The latest saved state, after giving each of `trainer`'s callbacks the state it saved
-        with that step: what a rerun needs before ``trainer.train(..., state=...)``."""
+        """The latest intact saved state, after giving each of `trainer`'s callbacks the state it
+        saved with that step: what a rerun needs before ``trainer.train(..., state=...)``."""
         state, callback_states = self.restore_with_callbacks(template)
         for position, callback in enumerate(trainer.callbacks):
             saved = callback_states.get(callback_key(position, callback))
@@ -335,6 +521,9 @@ class CheckpointCallback(FlaxTrainingCallback):
         pending, self._pending = self._pending, None
         if pending is None:
             return
+        check_finite = getattr(trainer, "check_finite", None)
+        if callable(check_finite):
+            check_finite()  # the latest checkpoint of a diverged run stays its last finite one
         states = {callback_key(i, callback): callback.state_dict() for i, callback in enumerate(trainer.callbacks)}
         checkpoints = self.checkpoints
         checkpoints.save(

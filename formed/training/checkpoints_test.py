@@ -1,5 +1,7 @@
+import errno
 import json
 import os
+import shutil
 
 import jax
 import numpy as np
@@ -12,11 +14,13 @@ from formed.training._testing import TinyClassifier, collate, list_loader, make_
 from formed.training.callbacks import FlaxTrainingCallback
 from formed.training.checkpoints import (
     CheckpointCallback,
+    CheckpointError,
     CheckpointDirectory,
     arrays_to_state,
     state_to_arrays,
 )
 from formed.training.engine import DefaultFlaxTrainingEngine
+from formed.training.exceptions import NonFiniteLossError
 from formed.training.state import TrainState
 from formed.training.trainer import FlaxTrainer
 
@@ -251,3 +255,100 @@ def test_a_kill_after_any_write_of_the_best_step_resumes_to_the_same_directory(t
         kill_after += 1
     # The orbax save, the index write, the index write of pruning, two deleted steps (5 and 6).
     assert kill_after - 1 == 5, writes_of_step_10
+
+
+def _saved_directory(tmp_path, steps=(1, 2, 3)):
+    directory = CheckpointDirectory(str(tmp_path / "checkpoints"))
+    state = _state()
+    for step in steps:
+        directory.save(state.replace(step=state.step + step), step, {"accuracy": step / 10}, best=step == 1)
+    return directory
+
+
+def _largest_file(path):
+    files = [os.path.join(root, name) for root, _, names in os.walk(path) for name in names]
+    return max(files, key=os.path.getsize)
+
+
+def test_damaged_checkpoints_fall_back_to_the_newest_intact_one(tmp_path, caplog):
+    directory = _saved_directory(tmp_path)
+    assert set(directory.read_index()["checkpoints"][0]["files"])  # checksums recorded at save
+    # Bit rot in step 3 (64 flipped bytes), a truncated file in step 2.
+    with open(_largest_file(directory.path(3)), "r+b") as file:
+        data = bytearray(file.read())
+        for i in range(64):
+            data[i] ^= 0xFF
+        file.seek(0)
+        file.write(data)
+    with open(_largest_file(directory.path(2)), "r+b") as file:
+        file.truncate(10)
+    with caplog.at_level("WARNING"):
+        state = directory.restore(_state())
+    assert int(state.step) == 1
+    warnings = "\n".join(record.getMessage() for record in caplog.records)
+    assert "step_00000003 (step 3) is damaged" in warnings and "step_00000002 (step 2) is damaged" in warnings
+    assert "newest intact checkpoint, step 1" in warnings
+    # The damaged steps are forgotten, so that training writes them again.
+    assert directory.recorded_steps() == [1] and directory.steps() == [1]
+
+
+def test_no_intact_checkpoint_stops_naming_the_directory_to_remove(tmp_path):
+    directory = _saved_directory(tmp_path, steps=(1,))
+    os.remove(_largest_file(directory.path(1)))
+    with pytest.raises(CheckpointError, match=r"no intact checkpoint in .*step_00000001 \(step 1\) is damaged: 1 file\(s\) missing.*Remove .*checkpoints to train from scratch"):
+        directory.restore(_state())
+
+
+def test_altered_arrays_that_are_not_finite_are_detected(tmp_path):
+    directory = _saved_directory(tmp_path, steps=(1,))
+    entry = directory.read_index()
+    entry["checkpoints"][0].pop("files")  # as if written before checksums: the finite check remains
+    (tmp_path / "checkpoints" / "index.json").write_text(json.dumps(entry))
+    tree = ocp.PyTreeCheckpointer().restore(directory.path(1))
+    first_float = next(k for k, v in tree["state"].items() if np.issubdtype(np.asarray(v).dtype, np.floating))
+    tree["state"][first_float] = np.full_like(np.asarray(tree["state"][first_float]), np.nan)
+    shutil.rmtree(directory.path(1))
+    ocp.PyTreeCheckpointer().save(directory.path(1), tree)
+    with pytest.raises(CheckpointError, match=r"array\(s\) hold NaN or inf, e.g. state/" + first_float):
+        directory.restore(_state())
+
+
+def test_a_missing_or_unreadable_index_is_an_error_saying_what_is_lost(tmp_path):
+    directory = _saved_directory(tmp_path, steps=(1, 2))
+    index_path = tmp_path / "checkpoints" / "index.json"
+    text = index_path.read_text()
+    index_path.write_text(text[: len(text) // 2])
+    with pytest.raises(CheckpointError) as truncated:
+        directory.latest_step()
+    assert str(index_path) in str(truncated.value) and "is unreadable (line" in str(truncated.value)
+    index_path.unlink()
+    with pytest.raises(CheckpointError) as missing:
+        directory.restore(_state())
+    message = str(missing.value)
+    assert f"{index_path} is missing" in message and "callbacks' states" in message and "best checkpoint" in message
+    assert "step_00000001, step_00000002" in message and f"remove {tmp_path / 'checkpoints'}" in message
+    with pytest.raises(CheckpointError):  # and a new save does not overwrite what is left
+        directory.save(_state(), 3)
+    # A fresh directory writes its (empty) index before the first step.
+    fresh = CheckpointDirectory(str(tmp_path / "fresh"))
+    assert fresh.read_index() == {"checkpoints": [], "best": None}
+
+
+def test_a_state_that_is_not_finite_is_never_saved(tmp_path):
+    directory = CheckpointDirectory(str(tmp_path / "checkpoints"))
+    state = _state()
+    state = state.replace(params=jax.tree.map(lambda x: x * np.nan, state.params))
+    with pytest.raises(NonFiniteLossError, match="at step 4"):
+        directory.save(state, 4)
+    assert directory.steps() == []
+
+
+def test_a_failed_write_is_one_line_naming_the_step_and_the_cause(tmp_path, monkeypatch):
+    def disk_full(self, path, tree):
+        raise ValueError("tensorstore failure") from OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(ocp.PyTreeCheckpointer, "save", disk_full)
+    directory = CheckpointDirectory(str(tmp_path / "checkpoints"))
+    with pytest.raises(CheckpointError) as error:
+        directory.save(_state(), 250)
+    assert str(error.value) == f"cannot write checkpoint step_00000250 in {tmp_path / 'checkpoints'}: No space left on device"

@@ -28,7 +28,7 @@ from formed.data import DataLoader
 from formed.training.callbacks import FlaxTrainingCallback
 from formed.training.distributors import BaseDistributor, SingleDeviceDistributor
 from formed.training.engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine, get_loss
-from formed.training.exceptions import StopEarly
+from formed.training.exceptions import NonFiniteLossError, StopEarly
 from formed.training.metrics import IEvaluator
 from formed.training.progress import ProgressBar
 from formed.training.state import TrainState
@@ -116,6 +116,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         self.epoch = 0
         self.steps_per_epoch = 0
         self._compiled: _CompiledSteps | None = None
+        self._losses: _LossSum | None = None
 
     def compiled_steps(self, state: TrainState) -> _CompiledSteps:
         """The train and eval steps compiled for states shaped like `state` (cached).
@@ -179,8 +180,24 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
             callback.on_log(self, model, state, metrics, prefix=self.val_prefix)
         return metrics
 
+    def check_finite(self) -> None:
+        """Raises `NonFiniteLossError` if the loss of any step trained so far was not finite.
+
+        Reads one device scalar (it waits for the queued steps): the trainer calls it before
+        every evaluation, and `CheckpointCallback` before every save, where the host waits for
+        the device anyway. Does nothing outside `train`.
+        """
+        if self._losses is not None:
+            self._raise_if_nonfinite(self._losses.first_nonfinite_step())
+
+    def _raise_if_nonfinite(self, step: int | None) -> None:
+        if step is not None:
+            epoch = (step - 1) // max(self.steps_per_epoch, 1) + 1
+            raise NonFiniteLossError(step=step, epoch=epoch)
+
     def _log_train(self, model: nnx.Module, state: TrainState, losses: _LossSum) -> dict[str, float]:
-        metrics = losses.read_and_reset()
+        metrics, first_nonfinite = losses.read_and_reset()
+        self._raise_if_nonfinite(first_nonfinite)
         if self._compiled is not None and not self._compiled.has_loss:
             metrics = {}
         for callback in self.callbacks:
@@ -197,6 +214,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
     ) -> None:
         """Evaluates (if `val_dataset`) then logs training metrics (if `losses`), in hook order."""
         if val_dataset is not None:
+            self.check_finite()  # a diverged model's metrics would be logged and compared
             progress.set_metrics(self._validate(model, state, val_dataset), self.val_prefix)
         if losses is not None:
             progress.set_metrics(self._log_train(model, state, losses), self.train_prefix)
@@ -250,7 +268,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         dynamic = distributor.replicate(_dynamic_fields(state))
         state = as_state(dynamic)
         progress = ProgressBar(self.max_epochs * steps_per_epoch, initial=start_step, enabled=self.progress)
-        losses = _LossSum(distributor)
+        losses = self._losses = _LossSum(distributor)
         for callback in self.callbacks:
             callback.on_training_start(self, model, state)
         try:
@@ -288,7 +306,9 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
                     self._report(model, state, val_dataset if evaluate else None, losses if log else None, progress)
                 for callback in self.callbacks:
                     callback.on_epoch_end(self, model, state, epoch)
+            self.check_finite()
         except StopEarly as stop:
+            self.check_finite()
             if progress.enabled:
                 progress.stream.write(f"\nstopping early: {stop}\n")
         finally:
@@ -296,6 +316,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
             close = getattr(train_batches, "close", None)
             if callable(close):
                 close()
+        self._losses = None
         state = as_state(distributor.unreplicate(dynamic))
         for callback in self.callbacks:
             replacement = callback.on_training_end(self, model, state)
@@ -325,14 +346,17 @@ class _CompiledSteps:
         engine = trainer.engine
 
         def train_step(
-            inputs: Any, dynamic: dict[str, Any], loss_total: jax.Array, trainer: FlaxTrainer
-        ) -> tuple[dict[str, Any], Any, jax.Array]:
+            inputs: Any, dynamic: dict[str, Any], losses: dict[str, jax.Array], trainer: FlaxTrainer
+        ) -> tuple[dict[str, Any], Any, dict[str, jax.Array]]:
             state, output = engine.train_step(inputs, state_type(**static, **dynamic), trainer)
             loss = trainer._loss_of(output)
             if loss is None:  # decided once, while tracing: the output has no loss to log
                 self.has_loss = False
-                return _dynamic_fields(state), output, loss_total
-            return _dynamic_fields(state), output, loss_total + jnp.mean(loss).astype(loss_total.dtype)
+                return _dynamic_fields(state), output, losses
+            loss = jnp.mean(loss).astype(losses["total"].dtype)
+            first = losses["first_nonfinite_step"]
+            first = jnp.where((first < 0) & ~jnp.isfinite(loss), jnp.asarray(state.step, first.dtype), first)
+            return _dynamic_fields(state), output, {"total": losses["total"] + loss, "first_nonfinite_step": first}
 
         def eval_step(inputs: Any, dynamic: dict[str, Any], trainer: FlaxTrainer) -> Any:
             return engine.eval_step(inputs, state_type(**static, **dynamic), trainer)
@@ -346,22 +370,37 @@ class _CompiledSteps:
 
 
 class _LossSum:
-    """The training loss summed on the device since the last log, and the number of steps."""
+    """On the device: the training loss summed since the last log, and the first step whose loss
+    was not finite (-1 while there is none), both carried through the compiled step; on the host:
+    the number of steps since the last log."""
 
     def __init__(self, distributor: BaseDistributor) -> None:
         self.distributor = distributor
         self.count = 0
-        self.total = self._zero()
+        self.total = {
+            "total": self._zero(),
+            "first_nonfinite_step": distributor.replicate(jnp.full((), -1, dtype=jnp.int32)),
+        }
 
     def _zero(self) -> jax.Array:
         return self.distributor.replicate(jnp.zeros((), dtype=jnp.float32))
 
-    def read_and_reset(self) -> dict[str, float]:
-        """``{"loss": mean}`` over the steps since the last call (one transfer), or ``{}``."""
+    def first_nonfinite_step(self) -> int | None:
+        """The first step whose loss was not finite, or None (one scalar transfer)."""
+        steps = np.asarray(jax.device_get(self.total["first_nonfinite_step"])).reshape(-1)
+        bad = steps[steps >= 0]
+        return int(bad.min()) if bad.size else None
+
+    def read_and_reset(self) -> tuple[dict[str, float], int | None]:
+        """``{"loss": mean}`` over the steps since the last call, or ``{}``, and the first step
+        whose loss was not finite, or None (one transfer)."""
+        total, steps = jax.device_get((self.distributor.unshard(self.total["total"]), self.total["first_nonfinite_step"]))
+        steps = np.asarray(steps).reshape(-1)
+        bad = steps[steps >= 0]
+        first = int(bad.min()) if bad.size else None
         if self.count == 0:
-            return {}
-        total = float(jax.device_get(self.distributor.unshard(self.total)))
-        metrics = {"loss": total / self.count}
+            return {}, first
+        metrics = {"loss": float(total) / self.count}
         self.count = 0
-        self.total = self._zero()
-        return metrics
+        self.total = {**self.total, "total": self._zero()}
+        return metrics, first

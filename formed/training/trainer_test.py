@@ -127,3 +127,25 @@ def test_the_logged_training_loss_is_the_mean_over_the_interval():
     assert [step for step, _ in logged] == [1, 3, 6]
     expected = [outputs.losses[0], np.mean(outputs.losses[1:3]), np.mean(outputs.losses[3:6])]
     np.testing.assert_allclose([loss for _, loss in logged], expected, rtol=1e-6)
+
+
+def test_a_loss_that_is_not_finite_stops_training_naming_the_step_and_the_epoch(tmp_path):
+    from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory
+    from formed.training.exceptions import NonFiniteLossError
+
+    records = make_records(80)  # batches of 16: 5 steps per epoch
+    records[2 * 16 + 3]["x"] = np.full(4, np.nan, dtype=np.float32)  # the loss of step 3 is NaN
+    logs = Logs()
+    directory = str(tmp_path / "checkpoints")
+    trainer = _trainer(callbacks=[logs, CheckpointCallback(directory=directory, interval=1, keep_last=10)])
+    with pytest.raises(NonFiniteLossError) as error:
+        trainer.train(TinyClassifier(), records, make_records(32))
+    assert (error.value.step, error.value.epoch) == (3, 1)
+    assert "at step 3 (epoch 1); lower trainer.engine.optimizer.learning_rate" in str(error.value)
+    # Found before the checkpoint of step 3 was written: the latest is the last finite state.
+    assert CheckpointDirectory(directory).latest_step() == 2
+    assert all(np.isfinite(metrics["loss"]) for _, _, metrics in logs.entries)
+    # Without checkpoints or evaluations, the next log finds it (logging once per epoch).
+    trainer = _trainer(callbacks=[logs], val_dataloader=None)
+    with pytest.raises(NonFiniteLossError, match="at step 3 \\(epoch 1\\)"):
+        trainer.train(TinyClassifier(), records)
