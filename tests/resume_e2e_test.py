@@ -168,6 +168,10 @@ def test_killed_twice_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path) -
     # The same result as the uninterrupted run.
     assert steps == checkpoint_steps(workdir_a)
     # Steps, best step, its metric and what the callbacks remembered (early stopping's best score).
+    # Checksums are of orbax's files, whose names differ between runs: compare the rest.
+    for index in (index_a, index_b):
+        for entry in index["checkpoints"]:
+            assert entry.pop("files")
     assert_trees_close(index_b, index_a, "checkpoints/index.json")
     for step in steps:
         checkpoint_a, checkpoint_b = restore_checkpoint(workdir_a, step), restore_checkpoint(workdir_b, step)
