@@ -1,4 +1,4 @@
-"""Training Flax NNX models: the trainer, engines, callbacks, metrics, distributors and the
+"""Training Flax NNX (and Equinox) models: the trainer, engines, callbacks, metrics, distributors and the
 `train` binary's library.
 
 This is the public API of `//formed/training`; other packages import from here only.
@@ -8,6 +8,7 @@ from formed.training.callbacks import EarlyStoppingCallback, EvaluationCallback,
 from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory, CheckpointError
 from formed.training.distributors import BaseDistributor, DataParallelDistributor, SingleDeviceDistributor
 from formed.training.engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine
+from formed.training.equinox_engine import EquinoxTrainingEngine, EquinoxTrainState
 from formed.training.exceptions import NonFiniteLossError, StopEarly
 from formed.training.json_files import write_json_atomically
 from formed.training.metrics import (
@@ -42,6 +43,8 @@ __all__ = [
     "DataParallelDistributor",
     "DefaultFlaxTrainingEngine",
     "EarlyStoppingCallback",
+    "EquinoxTrainState",
+    "EquinoxTrainingEngine",
     "EvaluationCallback",
     "FBeta",
     "FlaxTrainer",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import equinox as eqx
 import jax
 import numpy as np
 import optax
@@ -27,6 +28,26 @@ class TinyClassifier(nnx.Module):
 
     def __call__(self, inputs: dict[str, Any], params: Any = None) -> TinyOutput:
         logits = self.out(self.dropout(jax.nn.relu(self.hidden(inputs["x"]))))
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, inputs["label"]).mean()
+        return TinyOutput(loss=loss, logits=logits, label=logits.argmax(-1))
+
+
+class TinyEquinoxClassifier(eqx.Module):
+    """The Equinox twin of `TinyClassifier`: ``x (B, 4) -> 3 classes``, with dropout."""
+
+    hidden: eqx.nn.Linear
+    dropout: eqx.nn.Dropout
+    out: eqx.nn.Linear
+
+    def __init__(self, seed: int = 0, dropout: float = 0.1, hidden: int = 16) -> None:
+        hidden_key, out_key = jax.random.split(jax.random.key(seed))
+        self.hidden = eqx.nn.Linear(4, hidden, key=hidden_key)
+        self.dropout = eqx.nn.Dropout(dropout)
+        self.out = eqx.nn.Linear(hidden, 3, key=out_key)
+
+    def __call__(self, inputs: dict[str, Any], params: Any = None, *, key: jax.Array | None = None) -> TinyOutput:
+        h = jax.nn.relu(jax.vmap(self.hidden)(inputs["x"]))
+        logits = jax.vmap(self.out)(self.dropout(h, key=key))
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, inputs["label"]).mean()
         return TinyOutput(loss=loss, logits=logits, label=logits.argmax(-1))
 

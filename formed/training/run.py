@@ -8,8 +8,9 @@ Config keys (see `configs/text_classifier.py` for a complete example):
 * ``dataset``: a registered `formed.data.BaseDataset` giving ``train`` / ``validation`` / ``test``;
 * ``datamodule``: the `formed.data.DataModule` fields, fitted on the training split;
 * ``pad_length``: pad token sequences to this length (so the step compiles once);
-* ``model``: a registered `BaseFlaxModel`; for ``text_classifier`` the number of classes and
-  the vocabulary sizes of ``token`` embedders are filled in from the data module;
+* ``model``: a registered `BaseFlaxModel` (a `formed.equinox.BaseEquinoxModel` when
+  ``trainer.engine`` is ``equinox``); for ``text_classifier`` the number of classes and the
+  vocabulary sizes of ``token`` embedders are filled in from the data module;
 * ``trainer``: `FlaxTrainer` arguments; ``train_dataloader`` / ``val_dataloader`` give the
   sampler (the collator is the data module's).
 
@@ -41,6 +42,7 @@ from formed.training.tensorboard_callback import TensorBoardCallback
 from formed.training.trainer import FlaxTrainer
 
 # Imported for their registrations (the model, the optimizer builder).
+import formed.training.equinox_engine  # noqa: F401  isort: skip
 import formed.training.optimizers  # noqa: F401  isort: skip
 import formed.training.text_classifier  # noqa: F401  isort: skip
 
@@ -119,14 +121,16 @@ def _build(config: dict[str, Any], workdir: str) -> tuple[Any, ...]:
     splits = dataset.load()
     datamodule = _prepare_datamodule(config, splits["train"], os.path.join(workdir, "data"))
     model_config = complete_model_config(config["model"], datamodule)
-    with use_rngs(int(config.get("seed", 0))):
-        model = from_config(BaseFlaxModel, model_config, path="model")
     collator = PaddedCollator(datamodule.batch, length=config.get("pad_length"))
     trainer_config = copy.deepcopy(config["trainer"])
     for key in ("train_dataloader", "val_dataloader"):
         if isinstance(trainer_config.get(key), dict):
             trainer_config[key] = {**trainer_config[key], "collator": collator}
     trainer = from_config(FlaxTrainer, trainer_config, path="trainer")
+    # The engine says which registry the model comes from (BaseEquinoxModel for "equinox").
+    model_base = getattr(trainer.engine, "model_base", BaseFlaxModel)
+    with use_rngs(int(config.get("seed", 0))):
+        model = from_config(model_base, model_config, path="model")
     resolved = {**config, "model": model_config}
     return splits, datamodule, model, trainer, resolved
 
@@ -162,7 +166,7 @@ def run(config: Any, workdir: str, config_path: str = "<config>") -> dict[str, d
         if isinstance(callback, TensorBoardCallback) and callback.run_config is None:
             callback.run_config = json.dumps(resolved, indent=2, sort_keys=True, default=str)
 
-    state = trainer.engine.create_state(None, trainer, model)
+    state = trainer.engine.create_state(int(config.get("seed", 0)), trainer, model)
     checkpoints = CheckpointDirectory(os.path.join(workdir, "checkpoints"))
     if checkpoints.latest_step() is not None:
         state = checkpoints.resume(trainer, state)

@@ -45,7 +45,8 @@ DataLoaderLike = Callable[[Sequence[Any]], Iterable[Any]]
 
 
 class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
-    """Trains a Flax NNX model with an engine, a distributor and callbacks.
+    """Trains a Flax NNX model with an engine, a distributor and callbacks (an Equinox model
+    with `EquinoxTrainingEngine`: the loop only sees the engine's state, a pytree of arrays).
 
     Args:
         train_dataloader: maps the training dataset to batches: a `formed.data.DataLoader`

@@ -1,0 +1,42 @@
+"""Equinox models for formed: a registrable model base and text layers built from the same
+config keys as the Flax ones, trained by `FlaxTrainer` with the ``equinox`` engine.
+
+This is the public API of `//formed/equinox`; other packages import from here only.
+"""
+
+from formed.equinox._keys import resolve_key
+from formed.equinox.embedders import AnalyzedTextEmbedder, BaseEmbedder, EmbedderOutput, TokenEmbedder
+from formed.equinox.encoders import (
+    BasePositionEncoder,
+    BaseSequenceEncoder,
+    GRUSequenceEncoder,
+    LSTMSequenceEncoder,
+    RNNSequenceEncoder,
+    SinusoidalPositionEncoder,
+    TransformerSequenceEncoder,
+)
+from formed.equinox.feedforward import FeedForward
+from formed.equinox.model import BaseEquinoxModel
+from formed.equinox.text_classifier import ClassifierOutput, TextClassifier
+from formed.equinox.vectorizers import BagOfEmbeddingsSequenceVectorizer, BaseSequenceVectorizer
+
+__all__ = [
+    "AnalyzedTextEmbedder",
+    "BagOfEmbeddingsSequenceVectorizer",
+    "BaseEmbedder",
+    "BaseEquinoxModel",
+    "BasePositionEncoder",
+    "BaseSequenceEncoder",
+    "BaseSequenceVectorizer",
+    "ClassifierOutput",
+    "EmbedderOutput",
+    "FeedForward",
+    "GRUSequenceEncoder",
+    "LSTMSequenceEncoder",
+    "RNNSequenceEncoder",
+    "SinusoidalPositionEncoder",
+    "TextClassifier",
+    "TokenEmbedder",
+    "TransformerSequenceEncoder",
+    "resolve_key",
+]
