@@ -1,22 +1,46 @@
 """Workflows: registered steps, their result formats, a cache, and an executor.
 
-This is the public API of `//formed/workflow`.
+This is the public API of `//formed/workflow`. Importing it registers every step formed defines
+(``data::load_dataset``, ``data::fit_datamodule``, ``flax::train``, ``flax::evaluate``,
+``sweep::table``) and their formats, so a workflow config can name them without importing anything
+else first.
 """
 
-from formed.workflow.cache import StepCache
-from formed.workflow.executor import Workflow
+from formed.workflow.cache import CacheEntry, StepCache
+from formed.workflow.context import StepContext, current_step
+from formed.workflow.executor import PlannedStep, StepReport, Workflow
 from formed.workflow.format import Format, JsonFormat, PickleFormat, default_format_for
+from formed.workflow.refs import ref
 from formed.workflow.step import StepDefinition, get_step, list_steps, step
 
+# The steps and formats formed defines (imported after the modules they build on).
+from formed.workflow.data_steps import DataModuleFormat, fit_datamodule, load_dataset  # isort: skip
+from formed.workflow.flax_steps import FlaxModelFormat, evaluate_flax_model, train_flax_model  # isort: skip
+from formed.workflow.sweep import expand_sweep, tabulate_sweep  # isort: skip
+
 __all__ = [
+    "CacheEntry",
+    "DataModuleFormat",
+    "FlaxModelFormat",
     "Format",
     "JsonFormat",
     "PickleFormat",
+    "PlannedStep",
     "StepCache",
+    "StepContext",
     "StepDefinition",
+    "StepReport",
     "Workflow",
+    "current_step",
     "default_format_for",
+    "evaluate_flax_model",
+    "expand_sweep",
+    "fit_datamodule",
     "get_step",
     "list_steps",
+    "load_dataset",
+    "ref",
     "step",
+    "tabulate_sweep",
+    "train_flax_model",
 ]

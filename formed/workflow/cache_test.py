@@ -33,7 +33,8 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path):
     with pytest.raises(RuntimeError, match="disk full"):
         cache.save("abc", {"x": 1}, ExplodingFormat(), "my::step")
     assert not cache.has("abc")
-    assert list(tmp_path.iterdir()) == []
+    assert list(cache.results_dir.iterdir()) == []
+    assert cache.entries() == []
 
 
 def test_a_failed_rewrite_keeps_the_previous_entry(tmp_path: Path):

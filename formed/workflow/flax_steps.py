@@ -20,11 +20,14 @@ from typing import Any, Callable, Iterable, Sequence
 from flax import nnx
 
 from formed.core.random import use_rngs
+from formed.data import DataLoader
 from formed.modules.model import BaseFlaxModel
 from formed.training.metrics import BaseEvaluator, IEvaluator
 from formed.training.trainer import FlaxTrainer
+from formed.workflow.context import current_step
 from formed.workflow.format import Format
 from formed.workflow.step import step
+from formed.workflow.step_training import train_in_step
 
 _MODEL_FILE = "model.pkl"
 
@@ -76,9 +79,17 @@ def train_flax_model(
         val_dataset: validation items, evaluated as the trainer's strategy says.
         random_seed: seeds the RNG the engine creates the training state with (and, in a
             workflow, the components the step's config builds).
+
+    In a workflow with a cache, training checkpoints into the step's work directory and resumes
+    from it when rerun after a kill, and writes TensorBoard events and hyperparameters under
+    ``<cache_dir>/tensorboard`` (see `formed.workflow.step_training`).
     """
+    context = current_step()
     with use_rngs(random_seed) as rngs:
-        state = trainer.train(model, train_dataset, val_dataset, rngs=rngs)
+        if context is not None and context.work_dir is not None:
+            state = train_in_step(context, trainer, model, train_dataset, val_dataset, rngs)
+        else:
+            state = trainer.train(model, train_dataset, val_dataset, rngs=rngs)
     return state.to_model()
 
 
@@ -87,7 +98,7 @@ def evaluate_flax_model(
     model: BaseFlaxModel,
     evaluator: BaseEvaluator | IEvaluator,
     dataset: Sequence[Any],
-    dataloader: Callable[[Sequence[Any]], Iterable[Any]],
+    dataloader: DataLoader | Callable[[Sequence[Any]], Iterable[Any]],
     params: Any = None,
     random_seed: int | None = None,
 ) -> dict[str, float]:
@@ -98,7 +109,8 @@ def evaluate_flax_model(
         model: the model to evaluate; left in evaluation mode.
         evaluator: accumulates the metrics (it is reset first).
         dataset: the items to evaluate on.
-        dataloader: turns the items into model inputs.
+        dataloader: turns the items into model inputs: a `formed.data.DataLoader` (in a config,
+            ``{"sampler": {...}, "collator": ...}``) or any ``dataset -> batches`` function.
         params: call-time parameters passed to the model.
         random_seed: when given, the ambient RNG while the model runs (for stochastic models).
     """

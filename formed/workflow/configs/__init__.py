@@ -1,0 +1,1 @@
+"""Ready workflows for the `run` binary (``--config=formed/workflow/configs/<name>.py``)."""
