@@ -1,0 +1,116 @@
+"""End to end: the ready Equinox config, run by the `train` binary as the README shows, learns
+the built-in dataset, and a run killed (SIGKILL) after its first checkpoint and rerun ends with
+the uninterrupted run's checkpoints and metrics.
+
+Both runs are 2 epochs of `formed/training/configs/equinox_text_classifier.py` (250 steps;
+checkpoints at each epoch end): the config reaches 1.0 validation accuracy in its first epoch,
+so the accuracy asserted here is the config's, cut short only to keep the suite fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import time
+
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+import train_binary
+
+CONFIG = os.path.join(train_binary.REPO_ROOT, "formed", "training", "configs", "equinox_text_classifier.py")
+FLAGS = ("--config.trainer.max_epochs=2",)
+_STEP_DIR = re.compile(r"step_(\d+)")
+
+
+def _flags(workdir: str) -> list[str]:
+    return train_binary.tiny_flags(workdir, *FLAGS, config=CONFIG)
+
+
+def _read_json(path: str) -> dict:
+    with open(path, encoding="utf-8") as file:
+        return json.load(file)
+
+
+def _resumable_steps(workdir: str) -> list[int]:
+    """Complete checkpoints that the index records: those a rerun may resume from."""
+    directory = os.path.join(workdir, "checkpoints")
+    path = os.path.join(directory, "index.json")
+    if not os.path.exists(path):
+        return []
+    recorded = {entry["step"] for entry in _read_json(path)["checkpoints"]}
+    on_disk = {int(m.group(1)) for name in os.listdir(directory) if (m := _STEP_DIR.fullmatch(name))}
+    return sorted(recorded & on_disk)
+
+
+def _leaves(tree: object, prefix: str = "") -> dict[str, object]:
+    if isinstance(tree, dict):
+        return {k: v for key, value in tree.items() for k, v in _leaves(value, f"{prefix}/{key}").items()}
+    return {prefix: tree}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, float]:
+    workdir = str(tmp_path_factory.mktemp("equinox") / "a")
+    start = time.monotonic()
+    result = train_binary.run_train(*_flags(workdir))
+    assert "resuming" not in result.stdout
+    return workdir, time.monotonic() - start
+
+
+def test_the_ready_config_reaches_0_9_validation_accuracy(uninterrupted: tuple[str, float]) -> None:
+    workdir, seconds = uninterrupted
+    metrics = _read_json(os.path.join(workdir, "metrics.json"))
+    print(f"equinox_text_classifier: validation {metrics['validation']}, {seconds:.1f} s")
+    assert metrics["validation"]["accuracy"] >= 0.9
+    assert metrics["test"]["accuracy"] >= 0.9
+    assert metrics["step"] >= 125
+    config = _read_json(os.path.join(workdir, "config.json"))
+    assert config["trainer"]["engine"]["type"] == "equinox" and config["model"]["num_classes"] >= 2
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(workdir))
+    assert _resumable_steps(workdir)
+
+
+def test_a_killed_equinox_run_resumes_to_the_uninterrupted_result(uninterrupted: tuple[str, float], tmp_path) -> None:
+    workdir_a, _ = uninterrupted
+    workdir_b = str(tmp_path / "b")
+    log_path = str(tmp_path / "b1.log")
+    process = train_binary.start_train(*_flags(workdir_b), log_path=log_path)
+    try:
+
+        def first_checkpoint() -> bool:
+            if process.poll() is not None:
+                with open(log_path, encoding="utf-8", errors="replace") as log:
+                    raise AssertionError(f"run B ended ({process.returncode}) before its first checkpoint:\n{log.read()}")
+            return bool(_resumable_steps(workdir_b))
+
+        train_binary.poll(first_checkpoint, train_binary.RUN_TIMEOUT_S, what="run B's first checkpoint")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+    assert not os.path.exists(os.path.join(workdir_b, "metrics.json"))
+
+    rerun = train_binary.run_train(*_flags(workdir_b))
+    assert re.search(r"resuming from \S+/step_\d+", rerun.stdout), rerun.stdout
+
+    metrics_a = _read_json(os.path.join(workdir_a, "metrics.json"))
+    metrics_b = _read_json(os.path.join(workdir_b, "metrics.json"))
+    assert metrics_b["step"] == metrics_a["step"]
+    for split in ("validation", "test"):
+        assert metrics_b[split] == pytest.approx(metrics_a[split], rel=1e-5), split
+    steps = _resumable_steps(workdir_b)
+    assert steps == _resumable_steps(workdir_a)
+    for step in steps:
+        a, b = (
+            _leaves(ocp.PyTreeCheckpointer().restore(os.path.join(w, "checkpoints", f"step_{step:08d}")))
+            for w in (workdir_a, workdir_b)
+        )
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_allclose(np.asarray(b[key]), np.asarray(a[key]), rtol=1e-5, atol=1e-6, err_msg=f"step {step}: {key}")
