@@ -4,7 +4,9 @@
     tools/bazel run //formed/training:bench -- --steps=300 --rounds=3
 
 Two cases: an LSTM text classifier (batch 32, length 64), where the device work dominates, and
-a tiny classifier (batch 8, length 16), where per-step host overhead dominates. Both loops read
+a tiny classifier (batch 8, length 16), where per-step host overhead dominates. Two Equinox
+cases train the Equinox LSTM classifier (`formed.equinox`) at both sizes with `FlaxTrainer`'s
+``equinox`` engine against a hand-written `eqx.filter_jit` + optax loop. Both loops read
 their batches from the same prefetching `DataLoader`; the trainer's compiled step is warmed up
 first, so the timings exclude compilation. Rounds alternate between the two loops and the best
 round of each is kept, to damp the noise of a shared machine.
@@ -16,6 +18,7 @@ import argparse
 import time
 from typing import Any
 
+import equinox as eqx
 import jax
 import numpy as np
 import optax
@@ -23,8 +26,9 @@ from flax import nnx
 
 from formed.core import AnalyzedTextBatch, IDSequenceBatch, from_config, use_rngs
 from formed.data import BasicBatchSampler, DataLoader
+from formed.equinox import BaseEquinoxModel
 from formed.modules import BaseFlaxModel
-from formed.training import DefaultFlaxTrainingEngine, FlaxTrainer, FlaxTrainingCallback
+from formed.training import DefaultFlaxTrainingEngine, EquinoxTrainingEngine, FlaxTrainer, FlaxTrainingCallback
 
 VOCAB_SIZE = 500
 NUM_CLASSES = 4
@@ -46,6 +50,14 @@ CASES = {
             vectorizer=dict(type="boe", pooling="mean"),
         ),
     ),
+}
+
+
+# The Equinox LSTM classifier (the model keys of the Flax LSTM case), at both batch shapes.
+EQUINOX_MODEL = CASES["lstm_b32_l64"]["model"]
+EQUINOX_CASES = {
+    "equinox_lstm_b32_l64": dict(batch_size=32, length=64, model=EQUINOX_MODEL),
+    "equinox_lstm_b8_l16": dict(batch_size=8, length=16, model=EQUINOX_MODEL),
 }
 
 
@@ -117,14 +129,45 @@ def with_trainer(trainer: FlaxTrainer, model: nnx.Module, batches: list[Any]) ->
     return len(batches) / timer.seconds, state.params
 
 
+def make_equinox_model(config: dict[str, Any]) -> eqx.Module:
+    with use_rngs(0):
+        return from_config(
+            BaseEquinoxModel, {"type": "text_classifier", "num_classes": NUM_CLASSES, **config}, path="model"
+        )
+
+
+def hand_written_equinox(model: eqx.Module, batches: list[Any], tx: optax.GradientTransformation, key: jax.Array) -> tuple[float, Any]:
+    """Steps per second of the loop an Equinox user writes (`eqx.filter_jit`, a dropout key
+    split per step, optax), and its final parameters."""
+
+    @eqx.filter_jit(donate="all-except-first")
+    def step(batch: Any, model: eqx.Module, opt_state: Any, key: jax.Array) -> tuple[eqx.Module, Any, jax.Array, jax.Array]:
+        key, step_key = jax.random.split(key)
+        loss, grads = eqx.filter_value_and_grad(lambda m: m(batch, key=step_key).loss)(model)
+        updates, opt_state = tx.update(grads, opt_state, eqx.filter(model, eqx.is_inexact_array))
+        return eqx.apply_updates(model, updates), opt_state, key, loss
+
+    copy = lambda tree: jax.tree.map(lambda x: x.copy() if eqx.is_array(x) else x, tree)  # noqa: E731
+    init = lambda: tx.init(eqx.filter(model, eqx.is_inexact_array))  # noqa: E731
+    jax.block_until_ready(step(batches[0], copy(model), init(), key.copy()))
+    model, opt_state, key = copy(model), init(), key.copy()
+    iterator = loader()(batches)
+    start = time.perf_counter()
+    for batch in iterator:
+        model, opt_state, key, loss = step(batch, model, opt_state, key)
+    jax.block_until_ready(model)
+    return len(batches) / (time.perf_counter() - start), eqx.filter(model, eqx.is_inexact_array)
+
+
 def run_case(name: str, steps: int, rounds: int) -> float:
-    case = CASES[name]
+    equinox = name in EQUINOX_CASES
+    case = EQUINOX_CASES[name] if equinox else CASES[name]
     batches = make_batches(steps, case["batch_size"], case["length"])
-    model = make_model(case["model"])
+    model = make_equinox_model(case["model"]) if equinox else make_model(case["model"])
     tx = optax.adam(1e-3)
     trainer = FlaxTrainer(
         train_dataloader=loader(),
-        engine=DefaultFlaxTrainingEngine(optimizer=tx),
+        engine=EquinoxTrainingEngine(optimizer=tx) if equinox else DefaultFlaxTrainingEngine(optimizer=tx),
         max_epochs=1,
         logging_strategy="epoch",
         logging_first_step=False,
@@ -133,8 +176,12 @@ def run_case(name: str, steps: int, rounds: int) -> float:
     )
     trainer.train(model, batches[:3])  # compiles the step
     best_trainer = best_hand = 0.0
+    key = trainer.engine.create_state(None, trainer, model).key if equinox else None
     for _ in range(rounds):
-        hand_rate, hand_params = hand_written(model, batches, tx)
+        if equinox:
+            hand_rate, hand_params = hand_written_equinox(model, batches, tx, key)
+        else:
+            hand_rate, hand_params = hand_written(model, batches, tx)
         trainer_rate, trainer_params = with_trainer(trainer, model, batches)
         best_hand, best_trainer = max(best_hand, hand_rate), max(best_trainer, trainer_rate)
     # Same updates in the same order: the two loops must agree, or the comparison is void.
@@ -152,9 +199,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500, help="steps per timed loop")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; the best of each is kept")
-    parser.add_argument("--case", choices=sorted(CASES), action="append", help="run only these cases")
+    parser.add_argument("--case", choices=sorted([*CASES, *EQUINOX_CASES]), action="append", help="run only these cases")
     args = parser.parse_args()
-    for name in args.case or list(CASES):
+    for name in args.case or [*CASES, *EQUINOX_CASES]:
         run_case(name, args.steps, args.rounds)
 
 
