@@ -6,11 +6,13 @@ same behaviour; `TEXT_BACKEND` says which one is in use ("native" or "python").
 """
 
 from formed.data._backend import IMPLEMENTATION as TEXT_BACKEND
+from formed.data.data_values import resolve_data_values
 from formed.data.datamodule import DataModule
 from formed.data.datasets import SPLITS, BaseDataset, CsvDataset, JsonlDataset, TsvDataset
 from formed.data.fields import BaseField, LabelField, ScalarField, TensorField, TextField
 from formed.data.generated import SpatialRelationsDataset
 from formed.data.loader import BatchIterator, DataLoader
+from formed.data.padding import PaddedCollator, bucket_length, buckets_up_to, pad_rows, pad_text
 from formed.data.readers import DataFormatError, SourcedRecord, locate, read_csv, read_jsonl, read_tsv
 from formed.data.samplers import BaseBatchSampler, BasicBatchSampler, SizeOrderedBucketBatchSampler
 from formed.data.tokenizer import Tokenizer
@@ -30,6 +32,7 @@ __all__ = [
     "DataModule",
     "JsonlDataset",
     "LabelField",
+    "PaddedCollator",
     "ScalarField",
     "SizeOrderedBucketBatchSampler",
     "SourcedRecord",
@@ -39,8 +42,13 @@ __all__ = [
     "Tokenizer",
     "TsvDataset",
     "Vocabulary",
+    "bucket_length",
+    "buckets_up_to",
+    "pad_rows",
+    "pad_text",
     "locate",
     "read_csv",
     "read_jsonl",
     "read_tsv",
+    "resolve_data_values",
 ]

@@ -6,6 +6,7 @@
     }})
     datamodule.build(splits["train"])        # vocabularies and label sets, then frozen
     batch = datamodule.batch(records)        # {"text": AnalyzedTextBatch, "label": int32 (B,)}
+    datamodule.batch([{"text": "new text"}]) # {"text": ...}: records to predict on have no label
     datamodule.save(workdir / "data")        # and DataModule.load(...) at prediction time
 
 `batch` is the collator of a `DataLoader`. Its result is a dict pytree of numpy arrays.
@@ -23,6 +24,10 @@ from formed.data.fields import BaseField, Record
 from formed.data.readers import DataFormatError, locate, report_skipped
 
 _FILE = "datamodule.json"
+
+
+def _any_has(records: Sequence[Record], column: str) -> bool:
+    return any(isinstance(record, Mapping) and column in record for record in records)
 
 
 class DataModule:
@@ -94,8 +99,35 @@ class DataModule:
         return None
 
     def batch(self, records: Sequence[Record]) -> dict[str, Any]:
-        """``{field name: batch of that field}`` for a list of records."""
-        return {name: field.batch(records) for name, field in self.fields.items()}
+        """``{field name: batch of that field}`` for a list of records.
+
+        A target field (a label: `BaseField.is_target`) whose column none of the records has is
+        left out, so that records to predict on batch without one; records that have it only in
+        part raise a ValueError naming the first record without it.
+        """
+        batch = {}
+        for name, field in self.fields.items():
+            if field.is_target and records and not _any_has(records, field.column or name):
+                continue
+            batch[name] = field.batch(records)
+        return batch
+
+    @property
+    def targets(self) -> list[str]:
+        """The names of the target fields (what a model learns to predict)."""
+        return [name for name, field in self.fields.items() if field.is_target]
+
+    def require_targets(self, records: Sequence[Record], source: str = "the records") -> None:
+        """Raises ValueError naming the first record (1-based) of `source` that lacks a target
+        field's column: what evaluation, which compares predictions with targets, needs."""
+        for name in self.targets:
+            column = self.fields[name].column or name
+            for index, record in enumerate(records):
+                if not isinstance(record, Mapping) or column not in record:
+                    raise ValueError(
+                        f"{source}: record {index + 1} has no column {column!r}, which field {name!r} (the "
+                        f"target) reads; evaluating needs labelled records"
+                    )
 
     __call__ = batch
 

@@ -83,3 +83,16 @@ def test_records_the_fields_cannot_use_are_named_by_file_line_and_column(tmp_pat
     csv_path.write_text("label,text\nx,a\nw,b\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"test.csv:3:1: field 'label': has label 'w'"):
         datamodule.check(read_csv(csv_path), split="test")
+
+
+def test_records_without_the_label_batch_without_it_and_evaluation_says_what_is_missing():
+    datamodule = from_config(DataModule, CONFIG).build(TRAIN)
+    assert datamodule.targets == ["label"]
+    batch = datamodule.batch([{"text": "good plot"}])
+    assert set(batch) == {"text"}
+    with pytest.raises(ValueError, match="record 1 has no column 'label'"):
+        datamodule.batch([TRAIN[0], {"text": "good plot"}])
+    with pytest.raises(ValueError, match=r"test\.jsonl: record 2 has no column 'label', which field 'label'"):
+        datamodule.require_targets([TRAIN[0], {"text": "good plot"}], source="test.jsonl")
+    with pytest.raises(ValueError, match="field 'text': record 0 has no column 'text'"):
+        datamodule.batch([{"label": "pos"}])

@@ -35,6 +35,10 @@ class BaseField(Registrable, abc.ABC):
         column: the record key to read; defaults to the field's name in the `DataModule`.
     """
 
+    #: Whether the field is what a model learns to predict (a label, a target value): records
+    #: to predict on lack its column, and `DataModule.batch` then leaves it out of the batch.
+    is_target: bool = False
+
     def __init__(self, column: str | None = None) -> None:
         self.column = column
         self.name = column or "?"
@@ -91,6 +95,11 @@ class BaseField(Registrable, abc.ABC):
     def config(self) -> dict[str, Any]:
         """The constructor arguments, to rebuild the field with `formed.core.from_config`."""
         return {"column": self.column}
+
+    def data_values(self) -> dict[str, Any]:
+        """The sizes the fitted field decides, by name, that a config can take with
+        ``"$data.<field>.<name>"`` (see `formed.data.resolve_data_values`); none by default."""
+        return {}
 
     def state(self) -> dict[str, Any]:
         """What `build` learned, JSON-serializable."""
@@ -167,6 +176,26 @@ class TextField(BaseField):
     def vocab_size(self) -> int:
         self._require_built()
         return len(self.vocabulary)
+
+    @property
+    def max_tokens(self) -> int | None:
+        """The longest token axis a batch can have (``max_length`` plus begin/end tokens), or
+        None when ``max_length`` is not set."""
+        if self.tokenizer.max_length is None:
+            return None
+        return max(1, self.tokenizer.max_length + int(self.bos) + int(self.eos))
+
+    def data_values(self) -> dict[str, Any]:
+        """``vocab_size`` (and ``character_vocab_size`` / ``postag_vocab_size`` when the field
+        makes them), ``max_tokens`` when ``max_length`` is set."""
+        values: dict[str, Any] = {"vocab_size": self.vocab_size}
+        if self.character_vocabulary is not None:
+            values["character_vocab_size"] = self.character_vocab_size
+        if self.postag_vocabulary is not None:
+            values["postag_vocab_size"] = self.postag_vocab_size
+        if self.max_tokens is not None:
+            values["max_tokens"] = self.max_tokens
+        return values
 
     @property
     def character_vocab_size(self) -> int | None:
@@ -271,6 +300,8 @@ class LabelField(BaseField):
             records.
     """
 
+    is_target = True
+
     def __init__(self, column: str | None = None, labels: list[Any] | None = None) -> None:
         super().__init__(column)
         self.given_labels = list(labels) if labels is not None else None
@@ -324,6 +355,10 @@ class LabelField(BaseField):
                 f"training data; known labels: {shown}"
             ) from None
 
+    def data_values(self) -> dict[str, Any]:
+        """``num_labels``."""
+        return {"num_labels": self.num_labels}
+
     def index_to_label(self, index: int) -> Any:
         self._require_built()
         return self.labels[index]
@@ -352,7 +387,9 @@ class LabelField(BaseField):
 
 @BaseField.register("scalar")
 class ScalarField(BaseField):
-    """A number → float32 ``(B,)`` (or another dtype)."""
+    """A number → float32 ``(B,)`` (or another dtype); a target (e.g. of a regression)."""
+
+    is_target = True
 
     def __init__(self, column: str | None = None, dtype: str = "float32") -> None:
         super().__init__(column)

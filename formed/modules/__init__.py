@@ -26,6 +26,7 @@ from formed.modules.samplers import (
     MultinomialLabelSampler,
     MultinomialLabelSamplerParams,
 )
+from formed.modules.text_classifier import ClassifierOutput, TextClassifier
 from formed.modules.vectorizers import BagOfEmbeddingsSequenceVectorizer, BaseSequenceVectorizer
 from formed.modules.weighters import (
     BalancedByDistributionLabelWeighter,
@@ -48,6 +49,7 @@ __all__ = [
     "BaseSequenceEncoder",
     "BaseSequenceVectorizer",
     "Block",
+    "ClassifierOutput",
     "CrossEntropyLoss",
     "EmbedderOutput",
     "FeedForward",
@@ -61,6 +63,7 @@ __all__ = [
     "RNNSequenceEncoder",
     "SinusoidalPositionEncoder",
     "StaticLabelWeighter",
+    "TextClassifier",
     "TokenEmbedder",
     "TransformerSequenceEncoder",
 ]

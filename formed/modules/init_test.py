@@ -23,6 +23,7 @@ REGISTERED = [
     ("BaseLabelSampler", "multinomial", "MultinomialLabelSampler"),
     ("BaseLabelWeighter", "static", "StaticLabelWeighter"),
     ("BaseLabelWeighter", "balanced_by_distribution", "BalancedByDistributionLabelWeighter"),
+    ("BaseFlaxModel", "text_classifier", "TextClassifier"),
 ]
 
 

@@ -7,8 +7,9 @@ relies on the call convention ``model(inputs, params=None) -> output``.
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
+import numpy as np
 from flax import nnx
 
 from formed.core import Registrable
@@ -35,9 +36,37 @@ class BaseFlaxModel(nnx.Module, Registrable, Generic[ModelInputT, ModelOutputT, 
                 return self.linear(inputs["features"])
 
     Subclasses implement ``__call__``. Training mode follows nnx: ``model.train()`` turns dropout
-    on and ``model.eval()`` turns it off.
+    on and ``model.eval()`` turns it off. What the `predict` binary and `Predictor.predict`
+    write for each record is the model's `readable_output`, which a model may override.
     """
 
     def __call__(self, inputs: ModelInputT, params: ModelParamsT | None = None) -> ModelOutputT:
         """Runs the forward pass on one batch."""
         raise NotImplementedError(f"{type(self).__name__} must implement __call__(inputs, params=None)")
+
+    def readable_output(self, output: ModelOutputT, datamodule: Any = None) -> list[dict[str, Any]]:
+        """The model's output for one batch as one JSON-ready dict per record (what `predict`
+        writes, one line per record).
+
+        `output` is what ``__call__`` returned, on the host (numpy arrays); `datamodule` is the
+        fitted `formed.data.DataModule`, to turn ids back into names (label names, tokens).
+        By default every array with a batch axis becomes a list under its name (a dict's key, a
+        NamedTuple's field, ``"output"`` for a bare array); scalars (a batch's loss) are left out.
+        Override it to give readable names (as `TextClassifier` gives the label and its
+        probabilities).
+
+        >>> BaseFlaxModel().readable_output({"score": np.array([0.5, 1.0]), "loss": np.array(0.1)})
+        [{'score': 0.5}, {'score': 1.0}]
+        """
+        del datamodule
+        if hasattr(output, "_asdict"):
+            named = dict(output._asdict())
+        elif isinstance(output, dict):
+            named = dict(output)
+        else:
+            named = {"output": output}
+        columns = {name: np.asarray(value) for name, value in named.items() if value is not None and np.ndim(value) >= 1}
+        if not columns:
+            return []
+        size = min(len(value) for value in columns.values())
+        return [{name: value[i].tolist() for name, value in columns.items()} for i in range(size)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -39,3 +41,14 @@ def test_registered_model_builds_from_config_and_follows_train_eval() -> None:
 def test_base_model_call_is_not_implemented() -> None:
     with pytest.raises(NotImplementedError, match="__call__"):
         BaseFlaxModel()({})
+
+
+def test_default_readable_output_is_one_dict_per_record() -> None:
+    class Output(NamedTuple):
+        score: np.ndarray
+        tags: np.ndarray
+        loss: np.ndarray | None = None
+
+    output = Output(np.array([0.5, 1.0]), np.array([[1, 2], [3, 4]]), np.array(0.3))
+    assert BaseFlaxModel().readable_output(output) == [{"score": 0.5, "tags": [1, 2]}, {"score": 1.0, "tags": [3, 4]}]
+    assert BaseFlaxModel().readable_output(np.array([[1.0], [2.0]])) == [{"output": [1.0]}, {"output": [2.0]}]

@@ -1,5 +1,5 @@
-"""Training Flax NNX (and Equinox) models: the trainer, engines, callbacks, metrics, distributors and the
-`train` binary's library.
+"""Training Flax NNX (and Equinox) models: the trainer, engines, callbacks, metrics, distributors,
+and the library of the `train`, `evaluate`, `predict` and `export` binaries.
 
 This is the public API of `//formed/training`; other packages import from here only.
 """
@@ -24,12 +24,11 @@ from formed.training.metrics import (
 )
 from formed.training.mlflow_callback import MlflowCallback
 from formed.training.optimizers import build_optimizer, build_schedule, learning_rate_of
-from formed.training.padding import PaddedCollator, pad_batch
 from formed.training.progress import ProgressBar
 from formed.training.state import TrainState
 from formed.training.tensorboard_callback import TensorBoardCallback
-from formed.training.text_classifier import ClassifierOutput, TextClassifier
 from formed.training.trainer import FlaxTrainer
+from formed.training.user_code import import_user_code
 from formed.training.workdir_lock import WorkdirInUseError, WorkdirLock
 
 __all__ = [
@@ -39,7 +38,6 @@ __all__ = [
     "CheckpointCallback",
     "CheckpointDirectory",
     "CheckpointError",
-    "ClassifierOutput",
     "DataParallelDistributor",
     "DefaultFlaxTrainingEngine",
     "EarlyStoppingCallback",
@@ -56,20 +54,18 @@ __all__ = [
     "MultiEvaluator",
     "MulticlassAccuracy",
     "NonFiniteLossError",
-    "PaddedCollator",
     "Precision",
     "ProgressBar",
     "Recall",
     "SingleDeviceDistributor",
     "StopEarly",
     "TensorBoardCallback",
-    "TextClassifier",
     "TrainState",
     "WorkdirInUseError",
     "WorkdirLock",
     "build_optimizer",
     "build_schedule",
+    "import_user_code",
     "learning_rate_of",
-    "pad_batch",
     "write_json_atomically",
 ]

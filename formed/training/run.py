@@ -6,13 +6,15 @@ Config keys (see `configs/text_classifier.py` for a complete example):
 
 * ``seed``: model initialisation (and dropout) seed;
 * ``dataset``: a registered `formed.data.BaseDataset` giving ``train`` / ``validation`` / ``test``;
-* ``datamodule``: the `formed.data.DataModule` fields, fitted on the training split;
-* ``pad_length``: pad token sequences to this length (so the step compiles once);
+* ``datamodule``: the `formed.data.DataModule` fields, fitted on the training split; a text
+  field's ``max_length`` is also the length its batches are padded to (so the step compiles
+  once, see `formed.data.PaddedCollator`);
 * ``model``: a registered `BaseFlaxModel` (a `formed.equinox.BaseEquinoxModel` when
-  ``trainer.engine`` is ``equinox``); for ``text_classifier`` the number of classes and the
-  vocabulary sizes of ``token`` embedders are filled in from the data module;
+  ``trainer.engine`` is ``equinox``); any value may be ``"$data.<field>.<value>"``
+  (``"$data.text.vocab_size"``, ``"$data.label.num_labels"``), taken from the fitted data
+  module (see `formed.data.resolve_data_values`: one mechanism for every model);
 * ``trainer``: `FlaxTrainer` arguments; ``train_dataloader`` / ``val_dataloader`` give the
-  sampler (the collator is the data module's).
+  sampler (the collator is the data module's, padded).
 
 The work directory receives ``config.json`` (the resolved config), ``data/`` (vocabularies),
 TensorBoard event files, ``checkpoints/`` and ``metrics.json``. Every file is written to a
@@ -34,19 +36,19 @@ from typing import Any, Mapping
 import jax
 
 from formed.core import ConfigurationError, from_config, use_rngs
-from formed.data import BaseDataset, DataModule
+from formed.data import BaseDataset, DataModule, PaddedCollator, resolve_data_values
 from formed.modules import BaseFlaxModel
 from formed.training.checkpoints import CheckpointDirectory
-from formed.training.padding import PaddedCollator
 from formed.training.tensorboard_callback import TensorBoardCallback
 from formed.training.trainer import FlaxTrainer
 
-# Imported for their registrations (the model, the optimizer builder).
+# Imported for their registrations (the Equinox engine, the optimizer builder).
 import formed.training.equinox_engine  # noqa: F401  isort: skip
 import formed.training.optimizers  # noqa: F401  isort: skip
-import formed.training.text_classifier  # noqa: F401  isort: skip
 
 REQUIRED_KEYS = ("dataset", "datamodule", "model", "trainer")
+# Sections built before the data module is fitted: they cannot take "$data." values.
+DATA_SECTIONS = ("dataset", "datamodule")
 
 
 def _plain(config: Any) -> Any:
@@ -85,32 +87,41 @@ def _save_datamodule(datamodule: DataModule, directory: str) -> None:
     os.replace(staging, directory)
 
 
-def complete_model_config(model: dict[str, Any], datamodule: DataModule) -> dict[str, Any]:
-    """Fills what the data decides into a ``text_classifier`` config: ``num_classes`` and the
-    ``vocab_size`` of ``token`` embedders (surface, postag and character analyses)."""
-    model = copy.deepcopy(model)
-    if model.get("type") != "text_classifier":
-        return model
-    text = datamodule.fields.get(model.get("text_field", "text"))
-    label = datamodule.fields.get(model.get("label_field", "label"))
-    if label is not None and "num_classes" not in model:
-        model["num_classes"] = label.num_labels
-    embedder = model.get("embedder")
-    if text is None or not isinstance(embedder, dict):
-        return model
-    sizes = {
-        "surface": getattr(text, "vocab_size", None),
-        "postag": getattr(text, "postag_vocab_size", None),
-        "character": getattr(text, "character_vocab_size", None),
+def resolve_config(config: dict[str, Any], datamodule: DataModule) -> dict[str, Any]:
+    """`config` with every ``"$data.<field>.<value>"`` outside the data sections replaced by the
+    fitted data module's value (the resolved config is the one ``config.json`` records)."""
+    if "pad_length" in config:
+        raise ConfigurationError(
+            "pad_length",
+            "is no longer a setting: batches are padded to the text field's max_length "
+            "(datamodule.fields.<name>.max_length), the one length setting; remove pad_length",
+        )
+    return {
+        key: value if key in DATA_SECTIONS else resolve_data_values(value, datamodule, path=key)
+        for key, value in config.items()
     }
-    if embedder.get("type") == "analyzed_text":
-        for analysis, size in sizes.items():
-            sub = embedder.get(analysis)
-            if isinstance(sub, dict) and sub.get("type", "token") == "token" and "vocab_size" not in sub and size:
-                sub["vocab_size"] = size
-    elif embedder.get("type") == "token" and "vocab_size" not in embedder:
-        embedder["vocab_size"] = sizes["surface"]
-    return model
+
+
+def model_base_of(trainer: FlaxTrainer) -> type:
+    """The registry the trainer's engine builds models from (`BaseFlaxModel`, or
+    `formed.equinox.BaseEquinoxModel` for the ``equinox`` engine)."""
+    return getattr(trainer.engine, "model_base", BaseFlaxModel)
+
+
+def build_model(config: Mapping[str, Any], model_base: type = BaseFlaxModel) -> Any:
+    """The model of a resolved config, a registered `model_base`, initialised with its ``seed``."""
+    with use_rngs(int(config.get("seed", 0))):
+        return from_config(model_base, config["model"], path="model")
+
+
+def build_trainer(config: Mapping[str, Any], datamodule: DataModule) -> FlaxTrainer:
+    """The trainer of a resolved config; its dataloaders batch with `datamodule`, padded."""
+    collator = PaddedCollator(datamodule)
+    trainer_config = copy.deepcopy(config["trainer"])
+    for key in ("train_dataloader", "val_dataloader"):
+        if isinstance(trainer_config.get(key), dict):
+            trainer_config[key] = {**trainer_config[key], "collator": collator}
+    return from_config(FlaxTrainer, trainer_config, path="trainer")
 
 
 def _build(config: dict[str, Any], workdir: str) -> tuple[Any, ...]:
@@ -120,18 +131,9 @@ def _build(config: dict[str, Any], workdir: str) -> tuple[Any, ...]:
     dataset = from_config(BaseDataset, config["dataset"], path="dataset")
     splits = dataset.load()
     datamodule = _prepare_datamodule(config, splits["train"], os.path.join(workdir, "data"))
-    model_config = complete_model_config(config["model"], datamodule)
-    collator = PaddedCollator(datamodule.batch, length=config.get("pad_length"))
-    trainer_config = copy.deepcopy(config["trainer"])
-    for key in ("train_dataloader", "val_dataloader"):
-        if isinstance(trainer_config.get(key), dict):
-            trainer_config[key] = {**trainer_config[key], "collator": collator}
-    trainer = from_config(FlaxTrainer, trainer_config, path="trainer")
-    # The engine says which registry the model comes from (BaseEquinoxModel for "equinox").
-    model_base = getattr(trainer.engine, "model_base", BaseFlaxModel)
-    with use_rngs(int(config.get("seed", 0))):
-        model = from_config(model_base, model_config, path="model")
-    resolved = {**config, "model": model_config}
+    resolved = resolve_config(config, datamodule)
+    model = build_model(resolved)
+    trainer = build_trainer(resolved, datamodule)
     return splits, datamodule, model, trainer, resolved
 
 

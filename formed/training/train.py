@@ -2,23 +2,25 @@
 
     tools/bazel run //formed/training:train -- \\
         --config=formed/training/configs/text_classifier.py --workdir=/tmp/formed/run1 \\
-        --config.trainer.max_epochs=3
+        --config.trainer.max_epochs=3 [--import=my_project.models]
 
-Relative paths are taken from the directory `bazel run` was started in. The work is done by
-`formed.training.run.run`; see there for the config keys and the work directory's contents.
-Running again with the same --workdir resumes from the latest checkpoint.
+Relative paths are taken from the directory `bazel run` was started in. ``--import`` (repeatable)
+imports the user's own modules (registered models, datasets, callbacks) before the config is
+built. The work is done by `formed.training.run.run`; see there for the config keys and the
+work directory's contents. Running again with the same --workdir resumes from the latest
+checkpoint.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
 from formed.core.registrable import closest_name
+from formed.training import cli
 from formed.training.run import run
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file (get_config()).")
@@ -26,33 +28,12 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, Tens
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-def resolve_path(path: str) -> str:
-    """`path` relative to where the user ran `bazel run` ($BUILD_WORKING_DIRECTORY), if set."""
-    base = os.environ.get("BUILD_WORKING_DIRECTORY")
-    if base and not os.path.isabs(path):
-        return os.path.join(base, path)
-    return path
+resolve_path = cli.resolve_path
 
 
 def resolve_path_flags(argv: list[str], names: tuple[str, ...] = ("config", "workdir")) -> list[str]:
-    """Rewrites ``--name=PATH`` and ``--name PATH`` so that relative paths survive `bazel run`,
-    which runs binaries from their runfiles directory."""
-    result: list[str] = []
-    pending: str | None = None
-    for arg in argv:
-        if pending is not None:
-            result.append(resolve_path(arg))
-            pending = None
-            continue
-        for name in names:
-            if arg == f"--{name}":
-                pending = name
-                break
-            if arg.startswith(f"--{name}="):
-                arg = f"--{name}=" + resolve_path(arg.split("=", 1)[1])
-                break
-        result.append(arg)
-    return result
+    """`cli.resolve_path_flags` for the train binary's path flags."""
+    return cli.resolve_path_flags(argv, names)
 
 
 def unknown_override(argv: list[str]) -> str | None:
@@ -102,15 +83,11 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
+    del argv
     config_path = flags.FLAGS["config"].config_filename
     metrics = run(_CONFIG.value, _WORKDIR.value, config_path=config_path)
     print("final metrics:", {split: value for split, value in metrics.items()}, flush=True)
 
 
 if __name__ == "__main__":
-    sys.argv = resolve_path_flags(sys.argv)
-    app.run(main, flags_parser=parse_flags)
+    cli.main(main, path_flags=("config", "workdir"), flags_parser=parse_flags)

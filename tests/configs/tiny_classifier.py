@@ -21,7 +21,6 @@ def get_config() -> ml_collections.ConfigDict:
     config.dataset.validation_size = 64
     config.dataset.test_size = 64
     config.datamodule.fields.text.max_length = 16
-    config.pad_length = 16
     config.model.embedder.surface.embedding_dim = 16
     config.model.encoder.features = 16
     config.trainer.max_epochs = 3

@@ -19,7 +19,10 @@ def get_config() -> ml_collections.ConfigDict:
     config.trainer.engine.type = "equinox"
     config.model = dict(
         type="text_classifier",
-        embedder=dict(type="analyzed_text", surface=dict(type="token", embedding_dim=64)),
+        num_classes="$data.label.num_labels",
+        embedder=dict(
+            type="analyzed_text", surface=dict(type="token", vocab_size="$data.text.vocab_size", embedding_dim=64)
+        ),
         encoder=dict(type="lstm", features=64, bidirectional=True),
         vectorizer=dict(type="boe", pooling=["mean", "max"]),
         dropout=0.1,

@@ -19,17 +19,21 @@ def get_config() -> ml_collections.ConfigDict:
     config.dataset = dict(type="spatial_relations", seed=0, train_size=4000, validation_size=500, test_size=500)
     config.datamodule = dict(
         fields=dict(
+            # max_length is also the padded length: every batch has 32 token positions, so the
+            # step compiles once.
             text=dict(type="text", lowercase=True, max_length=32),
             label=dict(type="label"),
         )
     )
-    config.pad_length = 32  # every batch has 32 token positions: the step compiles once
 
-    # Model: embedder -> encoder -> vectorizer -> head. Vocabulary sizes and the number of
-    # classes come from the data module.
+    # Model: embedder -> encoder -> vectorizer -> head. "$data.<field>.<value>" takes a size
+    # from the data module once it is fitted (the vocabulary size, the number of labels).
     config.model = dict(
         type="text_classifier",
-        embedder=dict(type="analyzed_text", surface=dict(type="token", embedding_dim=64)),
+        num_classes="$data.label.num_labels",
+        embedder=dict(
+            type="analyzed_text", surface=dict(type="token", vocab_size="$data.text.vocab_size", embedding_dim=64)
+        ),
         encoder=dict(type="lstm", features=64, bidirectional=True),
         vectorizer=dict(type="boe", pooling=["mean", "max"]),
         dropout=0.1,

@@ -19,7 +19,10 @@ def get_config() -> ml_collections.ConfigDict:
     config = text_classifier.get_config()
     config.model = dict(
         type="text_classifier",
-        embedder=dict(type="analyzed_text", surface=dict(type="token", embedding_dim=64)),
+        num_classes="$data.label.num_labels",
+        embedder=dict(
+            type="analyzed_text", surface=dict(type="token", vocab_size="$data.text.vocab_size", embedding_dim=64)
+        ),
         encoder=dict(
             type="transformer",
             features=64,

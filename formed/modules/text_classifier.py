@@ -14,21 +14,18 @@ from typing import Any, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from formed.core import determine_ndim, resolve_rngs
 from formed.core.random import RngsLike
-from formed.modules import (
-    ArgmaxLabelSampler,
-    BaseClassificationLoss,
-    BaseEmbedder,
-    BaseFlaxModel,
-    BaseLabelSampler,
-    BaseSequenceEncoder,
-    BaseSequenceVectorizer,
-    CrossEntropyLoss,
-    FeedForward,
-)
+from formed.modules.embedders import BaseEmbedder
+from formed.modules.encoders import BaseSequenceEncoder
+from formed.modules.feedforward import FeedForward
+from formed.modules.losses import BaseClassificationLoss, CrossEntropyLoss
+from formed.modules.model import BaseFlaxModel
+from formed.modules.samplers import ArgmaxLabelSampler, BaseLabelSampler
+from formed.modules.vectorizers import BaseSequenceVectorizer
 
 
 class ClassifierOutput(NamedTuple):
@@ -50,9 +47,10 @@ class TextClassifier(BaseFlaxModel[Mapping[str, Any], ClassifierOutput, Any]):
     """Classifies texts: embedder → optional encoder → vectorizer → optional feed-forward → linear.
 
     Args:
-        num_classes: number of labels (the `train` binary fills it from the label field).
-        embedder: e.g. ``{"type": "analyzed_text", "surface": {"type": "token", "embedding_dim": 64}}``
-            (the `train` binary fills in vocabulary sizes).
+        num_classes: number of labels; in a config, ``"$data.label.num_labels"`` takes it from
+            the fitted label field (see `formed.data.resolve_data_values`).
+        embedder: e.g. ``{"type": "analyzed_text", "surface": {"type": "token", "embedding_dim": 64,
+            "vocab_size": "$data.text.vocab_size"}}``.
         vectorizer: pools the sequence, e.g. ``{"type": "boe", "pooling": ["mean", "max"]}``.
         encoder: contextualises tokens, e.g. ``{"type": "lstm", "features": 64, "bidirectional": True}``.
         feedforward: layers between the pooled vector and the head.
@@ -130,3 +128,24 @@ class TextClassifier(BaseFlaxModel[Mapping[str, Any], ClassifierOutput, Any]):
         labels = inputs.get(self.label_field)
         loss = None if labels is None else self.loss(logits, jnp.asarray(labels), params)
         return ClassifierOutput(logits=logits, label=label, loss=loss)
+
+    def readable_output(self, output: ClassifierOutput, datamodule: Any = None) -> list[dict[str, Any]]:
+        """Per record: the predicted ``label`` and the ``probabilities`` of every label, by name
+        (the label field's names when `datamodule` is given, else the class ids).
+
+        >>> model.readable_output(model(batch), datamodule)[0]   # doctest: +SKIP
+        {'label': 'blue', 'probabilities': {'blue': 0.98, 'green': 0.004, ...}}
+        """
+        logits = np.asarray(output.logits, dtype=np.float64)
+        logits = logits - logits.max(axis=-1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=-1, keepdims=True)
+        field = None if datamodule is None else datamodule.fields.get(self.label_field)
+        names = list(field.labels) if field is not None and getattr(field, "labels", None) else list(range(self.num_classes))
+        return [
+            {
+                "label": names[int(label)],
+                "probabilities": {name: float(p) for name, p in zip(names, row)},
+            }
+            for label, row in zip(np.asarray(output.label), probabilities)
+        ]

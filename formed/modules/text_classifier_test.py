@@ -4,10 +4,9 @@ import optax
 import pytest
 
 from formed.core import AnalyzedTextBatch, IDSequenceBatch, from_config, use_rngs
-from formed.modules import BaseFlaxModel
-from formed.training.engine import DefaultFlaxTrainingEngine
-from formed.training.text_classifier import ClassifierOutput, TextClassifier
-from formed.training.trainer import FlaxTrainer
+from formed.data import DataModule
+from formed.modules import BaseFlaxModel, ClassifierOutput, TextClassifier
+from formed.training import DefaultFlaxTrainingEngine, FlaxTrainer
 
 
 def _config(**overrides):
@@ -91,3 +90,21 @@ def test_learns_a_token_rule():
 def test_too_few_classes_is_an_error():
     with use_rngs(0), pytest.raises(ValueError, match="num_classes"):
         from_config(BaseFlaxModel, _config(num_classes=1))
+
+
+def test_readable_output_names_the_label_and_every_probability():
+    datamodule = from_config(DataModule, {"fields": {"text": {"type": "text"}, "label": {"type": "label"}}})
+    datamodule.build([{"text": "a", "label": name} for name in ("blue", "green", "red")])
+    with use_rngs(0):
+        model = from_config(BaseFlaxModel, _config())
+    model.eval()
+    output = jax.device_get(model(_batch(labels=False)))
+    readable = model.readable_output(output, datamodule)
+    assert len(readable) == 4
+    for row, logits, label in zip(readable, np.asarray(output.logits), np.asarray(output.label)):
+        assert set(row) == {"label", "probabilities"} and list(row["probabilities"]) == ["blue", "green", "red"]
+        assert row["label"] == ["blue", "green", "red"][int(label)]
+        assert sum(row["probabilities"].values()) == pytest.approx(1.0)
+        expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+        np.testing.assert_allclose(list(row["probabilities"].values()), expected, rtol=1e-5)
+    assert model.readable_output(output)[0]["label"] in (0, 1, 2)  # without a data module: ids

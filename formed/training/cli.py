@@ -1,0 +1,100 @@
+"""What the binaries (`train`, `evaluate`, `predict`, `export`) share: paths relative to where the
+user ran ``bazel run``, the ``--import`` flag, and errors printed without a traceback.
+
+    FLAGS_WITH_PATHS = ("run", "input", "output")
+    if __name__ == "__main__":
+        cli.main(main, path_flags=("run", "input", "output"))
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable, Sequence
+
+from absl import app, flags, logging
+
+from formed.training.user_code import import_user_code
+
+IMPORT = flags.DEFINE_multi_string(
+    "import",
+    [],
+    "A module with your own registered models, datasets, callbacks or steps, imported before the "
+    "config is built: a dotted module on the Python path or a .py file (repeatable).",
+)
+
+# Errors a user can fix (a bad flag, file, config or input line): printed as one message.
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, KeyError)
+
+
+def resolve_path(path: str) -> str:
+    """`path` relative to where the user ran `bazel run` ($BUILD_WORKING_DIRECTORY), if set."""
+    base = os.environ.get("BUILD_WORKING_DIRECTORY")
+    if base and not os.path.isabs(path) and path != "-":
+        return os.path.join(base, path)
+    return path
+
+
+def resolve_path_flags(argv: list[str], names: Sequence[str]) -> list[str]:
+    """Rewrites ``--name=PATH`` and ``--name PATH`` so that relative paths survive `bazel run`,
+    which runs binaries from their runfiles directory."""
+    result: list[str] = []
+    pending = False
+    for arg in argv:
+        if pending:
+            result.append(resolve_path(arg))
+            pending = False
+            continue
+        for name in names:
+            if arg == f"--{name}":
+                pending = True
+                break
+            if arg.startswith(f"--{name}="):
+                arg = f"--{name}=" + resolve_path(arg.split("=", 1)[1])
+                break
+        result.append(arg)
+    return result
+
+
+def fail(message: str) -> None:
+    """Prints `message` to stderr (no traceback) and exits with status 1."""
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+    sys.exit(1)
+
+
+def quiet_logs() -> None:
+    """orbax logs every file it reads or writes at INFO: warnings only, unless --verbosity is given."""
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)
+
+
+def import_flagged_modules() -> None:
+    """Imports the ``--import`` modules (call it before building anything from a config)."""
+    import_user_code(IMPORT.value)
+
+
+def main(
+    body: Callable[[list[str]], None],
+    path_flags: Sequence[str] = (),
+    flags_parser: Callable[[list[str]], list[str]] | None = None,
+) -> None:
+    """Runs `body` as an absl app: relative paths resolved, ``--import`` modules imported, and a
+    user error (see `USER_ERRORS`) printed as one line, exit status 1."""
+
+    def run(argv: list[str]) -> None:
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        quiet_logs()
+        try:
+            import_flagged_modules()
+            body(argv)
+        except USER_ERRORS as error:
+            message = error.args[0] if isinstance(error, KeyError) and error.args else error
+            fail(str(message))
+
+    sys.argv = resolve_path_flags(sys.argv, path_flags)
+    if flags_parser is None:
+        app.run(run)
+    else:
+        app.run(run, flags_parser=flags_parser)
