@@ -132,8 +132,9 @@ def _build(config: dict[str, Any], workdir: str) -> tuple[Any, ...]:
     splits = dataset.load()
     datamodule = _prepare_datamodule(config, splits["train"], os.path.join(workdir, "data"))
     resolved = resolve_config(config, datamodule)
-    model = build_model(resolved)
     trainer = build_trainer(resolved, datamodule)
+    # The engine says which registry the model comes from (BaseEquinoxModel for "equinox").
+    model = build_model(resolved, model_base_of(trainer))
     return splits, datamodule, model, trainer, resolved
 
 
