@@ -2,8 +2,8 @@
 
 This is the public API of `//formed/workflow`. Importing it registers every step formed defines
 (``data::load_dataset``, ``data::fit_datamodule``, ``flax::train``, ``flax::evaluate``,
-``sweep::table``) and their formats, so a workflow config can name them without importing anything
-else first.
+``equinox::train``, ``equinox::evaluate``, ``sweep::table``) and their formats, so a workflow
+config can name them without importing anything else first.
 """
 
 from formed.workflow.cache import CacheEntry, StepCache
@@ -16,11 +16,13 @@ from formed.workflow.step import StepDefinition, get_step, list_steps, step
 # The steps and formats formed defines (imported after the modules they build on).
 from formed.workflow.data_steps import DataModuleFormat, fit_datamodule, load_dataset  # isort: skip
 from formed.workflow.flax_steps import FlaxModelFormat, evaluate_flax_model, train_flax_model  # isort: skip
+from formed.workflow.equinox_steps import EquinoxModelFormat, evaluate_equinox_model, train_equinox_model  # isort: skip
 from formed.workflow.sweep import expand_sweep, tabulate_sweep  # isort: skip
 
 __all__ = [
     "CacheEntry",
     "DataModuleFormat",
+    "EquinoxModelFormat",
     "FlaxModelFormat",
     "Format",
     "JsonFormat",
@@ -33,6 +35,7 @@ __all__ = [
     "Workflow",
     "current_step",
     "default_format_for",
+    "evaluate_equinox_model",
     "evaluate_flax_model",
     "expand_sweep",
     "fit_datamodule",
@@ -42,5 +45,6 @@ __all__ = [
     "ref",
     "step",
     "tabulate_sweep",
+    "train_equinox_model",
     "train_flax_model",
 ]
