@@ -62,7 +62,7 @@ class PlannedStep:
 @dataclasses.dataclass(frozen=True)
 class StepReport:
     """What happened to one step: ``"running"`` (reported when it starts), ``"ran"``,
-    ``"cached"`` or ``"skipped"``; `path` is where its result lives in the cache."""
+    ``"cached"``, ``"skipped"`` or ``"failed"``; `path` is where its result lives in the cache."""
 
     name: str
     status: str
@@ -278,7 +278,12 @@ class Workflow:
             if step.action == "run":
                 if report is not None:
                     report(StepReport(step.name, "running", step.fingerprint, reason=step.reason))
-                result = self._run_step(step.name, fresh=step.name in fresh)
+                try:
+                    result = self._run_step(step.name, fresh=step.name in fresh)
+                except Exception as error:
+                    if report is not None:
+                        report(StepReport(step.name, "failed", step.fingerprint, reason=f"{type(error).__name__}: {error}"))
+                    raise
             else:
                 path = self.cache.path_for(step.fingerprint) if step.action == "cached" and self.cache else None
                 result = StepReport(step.name, "cached" if step.action == "cached" else "skipped", step.fingerprint, path, reason=step.reason)

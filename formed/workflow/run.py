@@ -65,6 +65,8 @@ def _reporter(workflow: Workflow):  # noqa: ANN202
             print(f"{prefix}  ran in {step.seconds:.1f} s{where}", flush=True)
         elif step.status == "cached":
             print(f"{prefix}  cached -> {step.path}", flush=True)
+        elif step.status == "failed":
+            print(f"{prefix}  failed ({step.reason})", flush=True)
         else:
             print(f"{prefix}  skipped ({step.reason})", flush=True)
 
@@ -95,7 +97,14 @@ def main(argv: list[str]) -> None:
         _print_plan(workflow, force)
         return
     started = time.monotonic()
-    reports = workflow.execute(force=force, report=_reporter(workflow))
+    try:
+        reports = workflow.execute(force=force, report=_reporter(workflow))
+    except (ConfigurationError, ValueError, TypeError, KeyError, FileNotFoundError) as error:
+        # A mistake in the user's data or in a value only known once a step ran (the failed step
+        # is named in the line above): the message, not a traceback, unless --verbosity asks.
+        if flags.FLAGS["verbosity"].present and flags.FLAGS.verbosity >= 1:
+            raise
+        _fail(f"{config_path}: {error.args[0] if isinstance(error, KeyError) and error.args else error}")
     ran = sum(report.status == "ran" for report in reports)
     cached = sum(report.status == "cached" for report in reports)
     if ran == 0:
