@@ -24,6 +24,7 @@ from formed.data import DataLoader
 from formed.modules.model import BaseFlaxModel
 from formed.training.metrics import BaseEvaluator, IEvaluator
 from formed.training.trainer import FlaxTrainer
+from formed.workflow import function_pickler
 from formed.workflow.context import current_step
 from formed.workflow.format import Format
 from formed.workflow.step import step
@@ -46,7 +47,7 @@ class FlaxModelFormat(Format[BaseFlaxModel]):
             raise TypeError(f"FlaxModelFormat writes nnx modules, got {type(artifact).__name__}")
         graphdef, state = nnx.split(artifact)
         with open(Path(directory) / _MODEL_FILE, "wb") as file:
-            pickle.dump({"graphdef": graphdef, "state": state}, file)
+            function_pickler.dump({"graphdef": graphdef, "state": state}, file)
 
     def read(self, directory: Path) -> BaseFlaxModel:
         path = Path(directory) / _MODEL_FILE
