@@ -16,29 +16,22 @@ from the directory `bazel run` was started in. List and remove cached results wi
 from __future__ import annotations
 
 import os
-import sys
 import time
 
-from absl import app, flags, logging
+from absl import flags
 from ml_collections import config_flags
 
 from formed.core import ConfigurationError
+from formed.training import cli
 from formed.workflow import StepReport, Workflow
 from formed.workflow.sweep import TABLE_STEP, format_table
-from formed.workflow.workflow_config import import_modules, workflow_from_config
+from formed.workflow.workflow_config import workflow_from_config
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Workflow config file (get_config() returns the steps).")
 _CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Directory of cached step results (shareable by workflows).")
-_IMPORT = flags.DEFINE_multi_string("import", [], "Module (dotted name or .py file) to import first, e.g. to register steps.")
 _FORCE = flags.DEFINE_multi_string("force", [], "Step to rerun with everything that depends on it (repeatable, or a,b).")
 _DRY_RUN = flags.DEFINE_boolean("dry_run", False, "Print what would run and why; run nothing.")
 flags.mark_flags_as_required(["config", "cache_dir"])
-
-
-def _fail(message: str) -> None:
-    sys.stderr.write(f"error: {message}\n")
-    sys.stderr.flush()
-    sys.exit(1)
 
 
 def _print_plan(workflow: Workflow, force: list[str]) -> None:
@@ -74,15 +67,9 @@ def _reporter(workflow: Workflow):  # noqa: ANN202
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
+    """Runs (or with --dry_run, plans) the workflow; `cli.main` has imported the --import modules
+    and prints a user error (ValueError, TypeError, KeyError, FileNotFoundError) as one line."""
     config_path = flags.FLAGS["config"].config_filename
-    try:
-        import_modules(_IMPORT.value)
-    except ImportError as error:
-        _fail(str(error))
     # "file.py:argument" passes an argument to get_config(); the workflow is named after the file.
     name = os.path.splitext(os.path.basename(config_path.split(".py:", 1)[0] + ".py"))[0]
     force = [item for value in _FORCE.value for item in value.split(",") if item]
@@ -90,21 +77,15 @@ def main(argv: list[str]) -> None:
         workflow = workflow_from_config(_CONFIG.value, cache_dir=_CACHE_DIR.value, name=name)
         workflow.plan(force=force)  # checks the --force names
     except ConfigurationError as error:
-        _fail(f"{config_path}: {error}")
+        cli.fail(f"{config_path}: {error}")
     except ValueError as error:
-        _fail(f"--{error}")
+        cli.fail(f"--{error}")
     if _DRY_RUN.value:
         _print_plan(workflow, force)
         return
     started = time.monotonic()
-    try:
-        reports = workflow.execute(force=force, report=_reporter(workflow))
-    except (ConfigurationError, ValueError, TypeError, KeyError, FileNotFoundError) as error:
-        # A mistake in the user's data or in a value only known once a step ran (the failed step
-        # is named in the line above): the message, not a traceback, unless --verbosity asks.
-        if flags.FLAGS["verbosity"].present and flags.FLAGS.verbosity >= 1:
-            raise
-        _fail(f"{config_path}: {error.args[0] if isinstance(error, KeyError) and error.args else error}")
+    # A step that fails is named by the reporter; a user error's message follows (see cli.main).
+    reports = workflow.execute(force=force, report=_reporter(workflow))
     ran = sum(report.status == "ran" for report in reports)
     cached = sum(report.status == "cached" for report in reports)
     if ran == 0:
@@ -123,4 +104,4 @@ if __name__ == "__main__":
     # the directory `bazel run` was started in rather than the runfiles tree.
     if os.environ.get("BUILD_WORKING_DIRECTORY"):
         os.chdir(os.environ["BUILD_WORKING_DIRECTORY"])
-    app.run(main)
+    cli.main(main)

@@ -11,8 +11,7 @@
 
 ``steps`` maps step names to step configs (see `formed.workflow.Workflow`); ``sweep`` is optional
 (see `formed.workflow.sweep`). A config without a ``steps`` key is taken to be the steps
-themselves. `import_modules` imports the user's modules (``--import``) so that the steps, models
-and datasets they register can be named.
+themselves.
 
 >>> workflow = workflow_from_config({"steps": {"data": {"type": "data::load_dataset",
 ...     "dataset": {"type": "spatial_relations", "train_size": 8}}}}, cache_dir=None)
@@ -22,11 +21,8 @@ and datasets they register can be named.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
-import sys
-from typing import Any, Iterable, Mapping
+from typing import Any, Mapping
 
 from formed.core import ConfigurationError
 from formed.core.registrable import closest_name
@@ -71,27 +67,3 @@ def steps_of(config: Any) -> dict[str, dict[str, Any]]:
 def workflow_from_config(config: Any, cache_dir: str | os.PathLike[str] | None, name: str = "workflow") -> Workflow:
     """The `Workflow` of a config (see the module docstring), checked before anything runs."""
     return Workflow(steps_of(config), cache_dir=cache_dir, name=name)
-
-
-def import_modules(names: Iterable[str]) -> None:
-    """Imports each of `names`: a dotted module on the Python path, or the path of a ``.py`` file.
-
-    Raises:
-        ImportError: naming the module or file that cannot be imported.
-    """
-    for name in names:
-        if name.endswith(".py"):
-            if not os.path.isfile(name):
-                raise ImportError(f"--import: no file {name!r}")
-            module_name = os.path.splitext(os.path.basename(name))[0]
-            spec = importlib.util.spec_from_file_location(module_name, os.path.abspath(name))
-            if spec is None or spec.loader is None:
-                raise ImportError(f"--import: cannot load {name!r}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module
-            spec.loader.exec_module(module)
-        else:
-            try:
-                importlib.import_module(name)
-            except ImportError as error:
-                raise ImportError(f"--import: cannot import {name!r}: {error}") from error

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import ml_collections
 import pytest
 
 from formed.core import ConfigurationError
 from formed.workflow.configs import learning_rate_sweep, text_classifier
-from formed.workflow.workflow_config import import_modules, steps_of, workflow_from_config
+from formed.workflow.workflow_config import steps_of, workflow_from_config
 
 DATA = {"type": "data::load_dataset", "dataset": {"type": "spatial_relations", "train_size": 8}}
 
@@ -46,13 +43,3 @@ def test_a_mistake_in_a_ready_workflow_names_the_step_and_key() -> None:
     config.steps.train.model.encoder.type = "lstmm"
     with pytest.raises(ConfigurationError, match=r"^steps.train.model.encoder.type: unknown 'lstmm'; did you mean 'lstm'"):
         workflow_from_config(config, cache_dir=None)
-
-
-def test_import_modules_takes_dotted_names_and_files(tmp_path: Path) -> None:
-    path = tmp_path / "workflow_config_test_steps.py"
-    path.write_text("from formed.workflow import step\n@step('workflow_config_test::one')\ndef one() -> int:\n    return 1\n")
-    import_modules(["json", str(path)])
-    assert "workflow_config_test_steps" in sys.modules
-    assert workflow_from_config({"x": {"type": "workflow_config_test::one"}}, cache_dir=None).run() == {"x": 1}
-    with pytest.raises(ImportError, match="--import: cannot import 'no_such_module_here'"):
-        import_modules(["no_such_module_here"])
