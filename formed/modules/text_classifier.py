@@ -123,7 +123,8 @@ class TextClassifier(BaseFlaxModel[Mapping[str, Any], ClassifierOutput, Any]):
             if self.feedforward_projection is not None:
                 h = self.feedforward_projection(h)
             h = self.feedforward(h)
-        logits = self.head(self.dropout(h))
+        # float32 logits: under a mixed-precision policy the loss and its softmax stay accurate.
+        logits = self.head(self.dropout(h)).astype(jnp.float32)
         label = self.sampler(logits, params)
         labels = inputs.get(self.label_field)
         loss = None if labels is None else self.loss(logits, jnp.asarray(labels), params)

@@ -7,6 +7,7 @@ This is the public API of `//formed/training`; other packages import from here o
 from formed.training.callbacks import EarlyStoppingCallback, EvaluationCallback, FlaxTrainingCallback
 from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory, CheckpointError
 from formed.training.distributors import BaseDistributor, DataParallelDistributor, SingleDeviceDistributor
+from formed.training.ema import ema_init, ema_update
 from formed.training.engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine
 from formed.training.equinox_engine import EquinoxTrainingEngine, EquinoxTrainState
 from formed.training.exceptions import NonFiniteLossError, StopEarly
@@ -23,7 +24,8 @@ from formed.training.metrics import (
     Recall,
 )
 from formed.training.mlflow_callback import MlflowCallback
-from formed.training.optimizers import build_optimizer, build_schedule, learning_rate_of
+from formed.training.optimizers import build_optimizer, build_schedule, learning_rate_of, training_optimizer
+from formed.training.precision import MixedPrecision
 from formed.training.progress import ProgressBar
 from formed.training.state import TrainState
 from formed.training.tensorboard_callback import TensorBoardCallback
@@ -50,6 +52,7 @@ __all__ = [
     "FlaxTrainingEngine",
     "IEvaluator",
     "MeanSquaredError",
+    "MixedPrecision",
     "MlflowCallback",
     "MultiEvaluator",
     "MulticlassAccuracy",
@@ -65,7 +68,10 @@ __all__ = [
     "WorkdirLock",
     "build_optimizer",
     "build_schedule",
+    "ema_init",
+    "ema_update",
     "import_user_code",
     "learning_rate_of",
+    "training_optimizer",
     "write_json_atomically",
 ]

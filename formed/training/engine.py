@@ -1,8 +1,10 @@
 """Training engines: what one training step and one evaluation step compute.
 
 An engine owns the optimizer and the loss. The trainer calls `create_state` once, then compiles
-``engine.train_step`` / ``engine.eval_step`` with its distributor, so both must be pure
-functions of ``(inputs, state)`` (``trainer`` is a static argument).
+``engine.train_step_with_metrics`` / ``engine.eval_step`` with its distributor, so both must be
+pure functions of ``(inputs, state)`` (``trainer`` is a static argument). The scalars that
+``train_step_with_metrics`` returns besides the output (named by ``step_metrics``, e.g.
+``grad_norm``) are summed on the device and logged as ``train/<name>`` means.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ import abc
 from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
 
 import jax
+import jax.numpy as jnp
 import optax
 from flax import nnx
 
 from formed.core import Registrable
 from formed.core.random import RngsLike
+from formed.training.ema import check_decay, ema_init, ema_update
+from formed.training.optimizers import applied_update, training_optimizer
+from formed.training.precision import MixedPrecision
 from formed.training.state import TrainState
 
 if TYPE_CHECKING:
@@ -30,6 +36,8 @@ class FlaxTrainingEngine(abc.ABC, Registrable, Generic[ModelInputT, ModelOutputT
     """Defines state creation, the training step and the evaluation step."""
 
     default_implementation = "default"
+    #: Names of the scalars `train_step_with_metrics` returns (logged as ``train/<name>``).
+    step_metrics: tuple[str, ...] = ()
 
     @abc.abstractmethod
     def create_state(self, rngs: RngsLike | None, trainer: FlaxTrainer, model: nnx.Module) -> TrainState:
@@ -38,6 +46,14 @@ class FlaxTrainingEngine(abc.ABC, Registrable, Generic[ModelInputT, ModelOutputT
     @abc.abstractmethod
     def train_step(self, inputs: ModelInputT, state: TrainState, trainer: FlaxTrainer) -> tuple[TrainState, ModelOutputT]:
         """One update on one batch: ``(new_state, model_output)``."""
+
+    def train_step_with_metrics(
+        self, inputs: ModelInputT, state: TrainState, trainer: FlaxTrainer
+    ) -> tuple[TrainState, ModelOutputT, dict[str, jax.Array]]:
+        """`train_step` plus the scalars named by `step_metrics` (none by default); the trainer
+        compiles this one."""
+        state, output = self.train_step(inputs, state, trainer)
+        return state, output, {}
 
     @abc.abstractmethod
     def eval_step(self, inputs: ModelInputT, state: TrainState, trainer: FlaxTrainer) -> ModelOutputT:
@@ -65,43 +81,100 @@ class DefaultFlaxTrainingEngine(FlaxTrainingEngine[ModelInputT, ModelOutputT, Mo
         loss: the name of the output attribute (or dict key) holding the scalar loss, or a
             function ``output -> loss``.
         optimizer: any optax transformation, learning-rate schedules included. From a config,
-            ``{"type": "adamw", "learning_rate": 1e-3}`` (see `formed.training.optimizers`).
+            ``{"type": "adamw", "learning_rate": 1e-3}``, or a list of transformations chained
+            in order (see `formed.training.optimizers`).
+        accumulation_steps: micro-batches per optimizer update (`optax.MultiSteps`): ``k``
+            batches of size ``b`` give the update of one batch of size ``k * b``; the
+            learning-rate schedule counts updates, ``state.step`` counts batches.
+        clip_by_global_norm: scale the gradient down to this global norm when it is larger.
+        clip: clip each gradient element to ``[-clip, clip]``.
+        ema_decay: keep an exponential moving average of the parameters in
+            ``state.ema_params`` (e.g. 0.999); evaluation, and so the best checkpoint and the
+            final metrics, use it.
+        compute_dtype: mixed precision (e.g. ``"bfloat16"``): the step casts the float32
+            parameters and floating inputs to this dtype, and reads the loss in float32;
+            parameters and optimizer state stay float32.
+
+    Every training step also computes the global norm of the gradient (before clipping),
+    logged as ``train/grad_norm``.
 
     Example::
 
-        engine = DefaultFlaxTrainingEngine(loss="loss", optimizer=optax.adamw(1e-3))
+        engine = DefaultFlaxTrainingEngine(loss="loss", optimizer=optax.adamw(1e-3),
+                                           accumulation_steps=4, clip_by_global_norm=1.0)
     """
+
+    step_metrics = ("grad_norm",)
 
     def __init__(
         self,
         loss: str | Callable[[Any], jax.Array] = "loss",
         optimizer: optax.GradientTransformation = optax.adamw(1e-3),
+        accumulation_steps: int = 1,
+        clip_by_global_norm: float | None = None,
+        clip: float | None = None,
+        ema_decay: float | None = None,
+        compute_dtype: str | None = None,
     ) -> None:
         self.loss = loss
         self.optimizer = optimizer
+        self.accumulation_steps = accumulation_steps
+        self.tx = training_optimizer(
+            optimizer, accumulation_steps=accumulation_steps, clip_by_global_norm=clip_by_global_norm, clip=clip
+        )
+        self.ema_decay = check_decay(ema_decay)
+        self.precision = MixedPrecision(compute_dtype) if compute_dtype is not None else None
 
     def create_state(self, rngs: RngsLike | None, trainer: FlaxTrainer, model: nnx.Module) -> TrainState:
         del rngs, trainer  # The model's parameters and RNG streams already exist.
-        return TrainState.from_model(model, self.optimizer)
+        state = TrainState.from_model(model, self.tx)
+        if self.ema_decay is not None:
+            state = state.replace(ema_params=ema_init(state.params))
+        return state
+
+    def _compute_params(self, params: Any) -> Any:
+        return params if self.precision is None else self.precision.cast_to_compute(params)
+
+    def _compute_inputs(self, inputs: Any) -> Any:
+        return inputs if self.precision is None else self.precision.cast_to_compute(inputs)
 
     def train_step(self, inputs: ModelInputT, state: TrainState, trainer: FlaxTrainer) -> tuple[TrainState, ModelOutputT]:
+        state, output, _ = self.train_step_with_metrics(inputs, state, trainer)
+        return state, output
+
+    def train_step_with_metrics(
+        self, inputs: ModelInputT, state: TrainState, trainer: FlaxTrainer
+    ) -> tuple[TrainState, ModelOutputT, dict[str, jax.Array]]:
+        inputs = self._compute_inputs(inputs)
+
         model = nnx.merge(state.graphdef, state.params, *state.additional_states)
         model.train()
 
         def loss_fn(model: nnx.Module) -> tuple[jax.Array, Any]:
-            output = model(inputs)
-            return get_loss(output, self.loss), output
+            if self.precision is None:
+                output = model(inputs)
+            else:
+                # The float32 parameters go through the cast, so their gradients are float32.
+                graphdef, params, *rest = nnx.split(model, nnx.Param, ...)
+                compute_model = nnx.merge(graphdef, self._compute_params(params), *rest)
+                output = compute_model(inputs)
+                nnx.update(model, *nnx.split(compute_model, nnx.Param, ...)[2:])  # advanced RNG counters
+            return get_loss(output, self.loss).astype(jnp.float32), output
 
         # nnx.grad differentiates the parameters only and carries the other states' updates
         # (dropout RNG counters) back into `model`.
         grads, output = nnx.grad(loss_fn, has_aux=True)(model)
-        grads = trainer.distributor.reduce(grads, "mean")
         _, _, *additional = nnx.split(model, nnx.Param, ...)
+        grads = trainer.distributor.reduce(grads, "mean")
+        metrics = {"grad_norm": optax.tree.norm(grads)}
         state = state.apply_gradients(grads=grads, additional_states=tuple(additional))
-        return state, output
+        if self.ema_decay is not None:
+            ema = ema_update(state.ema_params, state.params, self.ema_decay, applied_update(state.opt_state))
+            state = state.replace(ema_params=ema)
+        return state, output, metrics
 
     def eval_step(self, inputs: ModelInputT, state: TrainState, trainer: FlaxTrainer) -> ModelOutputT:
         del trainer
-        model = nnx.merge(state.graphdef, state.params, *state.additional_states)
+        model = nnx.merge(state.graphdef, self._compute_params(state.eval_params), *state.additional_states)
         model.eval()
-        return model(inputs)
+        return model(self._compute_inputs(inputs))

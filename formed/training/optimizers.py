@@ -8,6 +8,9 @@ annotated ``optax.GradientTransformation`` accepts::
                                         "peak_value": 1e-3, "warmup_steps": 100, "decay_steps": 1000}}
     {"type": "chain", "transforms": [{"type": "clip_by_global_norm", "max_norm": 1.0},
                                      {"type": "adam", "learning_rate": 1e-3}]}
+    [{"type": "clip_by_global_norm", "max_norm": 1.0}, {"type": "adam", "learning_rate": 1e-3}]
+
+(a list is the same chain, written shorter).
 
 ``type`` is the name of any optax function. The learning rate is wrapped with
 `optax.inject_hyperparams`, so the current value sits in the optimizer state and
@@ -65,6 +68,8 @@ def build_optimizer(config: Any, path: str = "") -> optax.GradientTransformation
         return config
     if isinstance(config, str):
         config = {"type": config}
+    if isinstance(config, (list, tuple)):
+        return optax.chain(*(build_optimizer(t, f"{path}[{i}]") for i, t in enumerate(config)))
     if not isinstance(config, dict) or not isinstance(config.get("type"), str):
         raise ConfigurationError(path, f"expected an optimizer like {{'type': 'adamw', 'learning_rate': 1e-3}}, got {config!r}")
     kwargs = dict(config)
@@ -93,6 +98,55 @@ def build_optimizer(config: Any, path: str = "") -> optax.GradientTransformation
         return factory(**kwargs)
     except (TypeError, ValueError) as error:
         raise ConfigurationError(path, f"optax.{name}(...) failed: {error}") from error
+
+
+def training_optimizer(
+    optimizer: optax.GradientTransformation,
+    *,
+    accumulation_steps: int = 1,
+    clip_by_global_norm: float | None = None,
+    clip: float | None = None,
+) -> optax.GradientTransformation:
+    """`optimizer` with the engine's gradient options, all optax's own transformations:
+
+    ``MultiSteps(chain(clip_by_global_norm(n), clip(v), optimizer), every_k_schedule=k)``
+
+    Clipping sees the gradient that the update uses (with accumulation, the mean over the
+    `accumulation_steps` micro-batches). With accumulation the wrapped optimizer, and so its
+    learning-rate schedule, counts optimizer updates, not micro-batches; the partial sum lives
+    in the optimizer state, so a checkpoint taken between updates resumes exactly. With every
+    option at its default, `optimizer` comes back unchanged.
+
+    >>> tx = training_optimizer(optax.sgd(0.1), accumulation_steps=4, clip_by_global_norm=1.0)
+    >>> type(tx).__name__
+    'GradientTransformationExtraArgs'
+
+    Raises:
+        ValueError: for an `accumulation_steps` below 1 or a non-positive clipping bound.
+    """
+    if not isinstance(accumulation_steps, int) or accumulation_steps < 1:
+        raise ValueError(f"accumulation_steps must be an integer of at least 1, got {accumulation_steps!r}")
+    for name, bound in (("clip_by_global_norm", clip_by_global_norm), ("clip", clip)):
+        if bound is not None and not bound > 0:
+            raise ValueError(f"{name} must be a positive number (or None for no clipping), got {bound!r}")
+    clipping = []
+    if clip_by_global_norm is not None:
+        clipping.append(optax.clip_by_global_norm(clip_by_global_norm))
+    if clip is not None:
+        clipping.append(optax.clip(clip))
+    if clipping:
+        optimizer = optax.chain(*clipping, optimizer)
+    if accumulation_steps > 1:
+        optimizer = optax.MultiSteps(optimizer, every_k_schedule=accumulation_steps).gradient_transformation()
+    return optimizer
+
+
+def applied_update(opt_state: Any) -> jax.Array | None:
+    """After an update of a `training_optimizer` with accumulation: whether that step applied
+    the accumulated gradient (a bool array); None without accumulation (every step applies)."""
+    if isinstance(opt_state, optax.MultiStepsState):
+        return opt_state.mini_step == 0
+    return None
 
 
 def learning_rate_of(opt_state: Any) -> jax.Array | None:

@@ -31,6 +31,8 @@ class TrainState(train_state.TrainState, Generic[Node]):
         opt_state: the optimizer state.
         step: the number of updates applied, an int32 scalar array.
         tx: the optax transformation (static).
+        ema_params: the exponential moving average of ``params`` when the engine keeps one
+            (``ema_decay``), else ``None`` (no leaves: nothing saved, nothing computed).
 
     Example::
 
@@ -42,6 +44,7 @@ class TrainState(train_state.TrainState, Generic[Node]):
 
     graphdef: nnx.GraphDef[Node] = struct.field(pytree_node=False)
     additional_states: tuple[nnx.State, ...] = ()
+    ema_params: Any = None
 
     @classmethod
     def create(cls, *, apply_fn: Any = None, params: Any, tx: optax.GradientTransformation, **kwargs: Any) -> TrainState:
@@ -60,6 +63,13 @@ class TrainState(train_state.TrainState, Generic[Node]):
         graphdef, params, *rest = nnx.split(model, nnx.Param, ...)
         return cls.create(apply_fn=None, graphdef=graphdef, additional_states=tuple(rest), params=params, tx=tx)
 
-    def to_model(self) -> Node:
-        """A new model object holding this state's parameters and other states."""
-        return nnx.merge(self.graphdef, self.params, *self.additional_states)
+    @property
+    def eval_params(self) -> Any:
+        """The parameters to evaluate and export: the moving average when kept, else ``params``."""
+        return self.params if self.ema_params is None else self.ema_params
+
+    def to_model(self, use_ema: bool = False) -> Node:
+        """A new model object holding this state's parameters (the moving average instead,
+        with `use_ema`, when the state keeps one) and other states."""
+        params = self.eval_params if use_ema else self.params
+        return nnx.merge(self.graphdef, params, *self.additional_states)

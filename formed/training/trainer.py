@@ -167,7 +167,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
                 evaluator.update(batch, output)
         metrics: dict[str, float] = {}
         if losses:
-            metrics["loss"] = float(np.mean(jax.device_get(losses)))
+            metrics["loss"] = float(np.mean(np.asarray(jax.device_get(losses), dtype=np.float32)))
         for evaluator in evaluators:
             metrics.update(evaluator.compute())
         return metrics
@@ -197,10 +197,8 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
             raise NonFiniteLossError(step=step, epoch=epoch)
 
     def _log_train(self, model: nnx.Module, state: TrainState, losses: _LossSum) -> dict[str, float]:
-        metrics, first_nonfinite = losses.read_and_reset()
+        metrics, first_nonfinite = losses.read_and_reset(has_loss=self._compiled is None or self._compiled.has_loss)
         self._raise_if_nonfinite(first_nonfinite)
-        if self._compiled is not None and not self._compiled.has_loss:
-            metrics = {}
         for callback in self.callbacks:
             callback.on_log(self, model, state, metrics, prefix=self.train_prefix)
         return metrics
@@ -269,7 +267,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         dynamic = distributor.replicate(_dynamic_fields(state))
         state = as_state(dynamic)
         progress = ProgressBar(self.max_epochs * steps_per_epoch, initial=start_step, enabled=self.progress)
-        losses = self._losses = _LossSum(distributor)
+        losses = self._losses = _LossSum(distributor, getattr(self.engine, "step_metrics", ()))
         for callback in self.callbacks:
             callback.on_training_start(self, model, state)
         try:
@@ -347,17 +345,22 @@ class _CompiledSteps:
         engine = trainer.engine
 
         def train_step(
-            inputs: Any, dynamic: dict[str, Any], losses: dict[str, jax.Array], trainer: FlaxTrainer
-        ) -> tuple[dict[str, Any], Any, dict[str, jax.Array]]:
-            state, output = engine.train_step(inputs, state_type(**static, **dynamic), trainer)
+            inputs: Any, dynamic: dict[str, Any], losses: dict[str, Any], trainer: FlaxTrainer
+        ) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+            state, output, metrics = engine.train_step_with_metrics(inputs, state_type(**static, **dynamic), trainer)
             loss = trainer._loss_of(output)
+            first = losses["first_nonfinite_step"]
             if loss is None:  # decided once, while tracing: the output has no loss to log
                 self.has_loss = False
-                return _dynamic_fields(state), output, losses
-            loss = jnp.mean(loss).astype(losses["total"].dtype)
-            first = losses["first_nonfinite_step"]
-            first = jnp.where((first < 0) & ~jnp.isfinite(loss), jnp.asarray(state.step, first.dtype), first)
-            return _dynamic_fields(state), output, {"total": losses["total"] + loss, "first_nonfinite_step": first}
+            else:
+                loss = jnp.mean(loss).astype(jnp.float32)
+                metrics = {**metrics, "loss": loss}
+                first = jnp.where((first < 0) & ~jnp.isfinite(loss), jnp.asarray(state.step, first.dtype), first)
+            sums = {
+                name: total + metrics[name].astype(total.dtype) if name in metrics else total
+                for name, total in losses["sums"].items()
+            }
+            return _dynamic_fields(state), output, {"sums": sums, "first_nonfinite_step": first}
 
         def eval_step(inputs: Any, dynamic: dict[str, Any], trainer: FlaxTrainer) -> Any:
             return engine.eval_step(inputs, state_type(**static, **dynamic), trainer)
@@ -371,20 +374,21 @@ class _CompiledSteps:
 
 
 class _LossSum:
-    """On the device: the training loss summed since the last log, and the first step whose loss
-    was not finite (-1 while there is none), both carried through the compiled step; on the host:
-    the number of steps since the last log."""
+    """On the device: the training loss and the engine's step metrics (``grad_norm``) summed
+    since the last log, and the first step whose loss was not finite (-1 while there is none),
+    all carried through the compiled step; on the host: the number of steps since the last log."""
 
-    def __init__(self, distributor: BaseDistributor) -> None:
+    def __init__(self, distributor: BaseDistributor, names: Sequence[str] = ()) -> None:
         self.distributor = distributor
+        self.names = ("loss", *(name for name in names if name != "loss"))
         self.count = 0
         self.total = {
-            "total": self._zero(),
+            "sums": self._zeros(),
             "first_nonfinite_step": distributor.replicate(jnp.full((), -1, dtype=jnp.int32)),
         }
 
-    def _zero(self) -> jax.Array:
-        return self.distributor.replicate(jnp.zeros((), dtype=jnp.float32))
+    def _zeros(self) -> dict[str, jax.Array]:
+        return self.distributor.replicate({name: jnp.zeros((), dtype=jnp.float32) for name in self.names})
 
     def first_nonfinite_step(self) -> int | None:
         """The first step whose loss was not finite, or None (one scalar transfer)."""
@@ -392,16 +396,17 @@ class _LossSum:
         bad = steps[steps >= 0]
         return int(bad.min()) if bad.size else None
 
-    def read_and_reset(self) -> tuple[dict[str, float], int | None]:
-        """``{"loss": mean}`` over the steps since the last call, or ``{}``, and the first step
-        whose loss was not finite, or None (one transfer)."""
-        total, steps = jax.device_get((self.distributor.unshard(self.total["total"]), self.total["first_nonfinite_step"]))
+    def read_and_reset(self, has_loss: bool = True) -> tuple[dict[str, float], int | None]:
+        """The means (``loss``, ``grad_norm``, ...) over the steps since the last call, or ``{}``,
+        and the first step whose loss was not finite, or None (one transfer). Without
+        `has_loss` (the model output has none), the loss is left out."""
+        sums, steps = jax.device_get((self.distributor.unshard(self.total["sums"]), self.total["first_nonfinite_step"]))
         steps = np.asarray(steps).reshape(-1)
         bad = steps[steps >= 0]
         first = int(bad.min()) if bad.size else None
         if self.count == 0:
             return {}, first
-        metrics = {"loss": float(total) / self.count}
+        metrics = {name: float(sums[name]) / self.count for name in self.names if has_loss or name != "loss"}
         self.count = 0
-        self.total = {**self.total, "total": self._zero()}
+        self.total = {**self.total, "sums": self._zeros()}
         return metrics, first
