@@ -7,6 +7,14 @@ only on ``(seed, epoch)``: each call uses the current epoch and then moves to th
     sampler = BasicBatchSampler(batch_size=2, shuffle=True, seed=0)
     sampler.set_epoch(3)
     list(sampler(dataset))   # e.g. [[4, 0], [2, 3], [1]]
+
+With several training processes (one per host, sharing each global batch), `set_process` makes
+each process's sampler yield only its own rows of every batch: process ``i`` of ``k`` gets the
+``i``-th of ``k`` equal slices. The global order is the same in every process and still depends
+only on ``(seed, epoch)``, so resuming stays exact::
+
+    sampler.set_process(1, 2)      # the second of two processes
+    list(sampler(dataset))         # e.g. [[0], [3], []] for the batches above
 """
 
 from __future__ import annotations
@@ -39,6 +47,25 @@ class BaseBatchSampler(Registrable, abc.ABC):
         self.drop_last = drop_last
         self.seed = seed
         self.epoch = 0
+        self.process_index = 0
+        self.process_count = 1
+
+    def set_process(self, index: int, count: int) -> None:
+        """Makes this sampler yield process `index`'s slice (of `count`) of every batch.
+
+        Raises:
+            ValueError: if `index` is not in ``[0, count)`` or `batch_size` is not divisible by
+                `count` (the global batch is split evenly between processes).
+        """
+        if count < 1 or not 0 <= index < count:
+            raise ValueError(f"process index {index} is not in [0, {count})")
+        if self.batch_size % count:
+            raise ValueError(
+                f"batch_size={self.batch_size} is the global batch over {count} processes: it must be "
+                f"divisible by {count}; choose a multiple of {count}"
+            )
+        self.process_index = index
+        self.process_count = count
 
     def set_epoch(self, epoch: int) -> None:
         """Makes the next call produce the batches of `epoch`."""
@@ -56,8 +83,11 @@ class BaseBatchSampler(Registrable, abc.ABC):
         """The batches of the current epoch; the following call gives the next epoch."""
         rng = np.random.default_rng([self.seed, self.epoch])
         self.epoch += 1
-        batches = self._batches(dataset, rng)
-        return iter(batches[: self.num_batches(len(dataset))])
+        batches = self._batches(dataset, rng)[: self.num_batches(len(dataset))]
+        if self.process_count > 1:
+            index, count = self.process_index, self.process_count
+            batches = [batch[index * len(batch) // count : (index + 1) * len(batch) // count] for batch in batches]
+        return iter(batches)
 
     def _split(self, order: np.ndarray) -> list[list[int]]:
         return [order[start : start + self.batch_size].tolist() for start in range(0, len(order), self.batch_size)]

@@ -52,3 +52,34 @@ def test_built_from_config():
     assert isinstance(from_config(BaseBatchSampler, {"batch_size": 4, "shuffle": True}), BasicBatchSampler)
     with pytest.raises(ValueError, match="batch_size"):
         BasicBatchSampler(0)
+
+
+@pytest.mark.parametrize("sampler_type", [BasicBatchSampler, SizeOrderedBucketBatchSampler])
+def test_each_process_gets_its_slice_of_every_global_batch(sampler_type):
+    records = [{"text": "a " * (i % 7 + 1)} for i in range(48)]
+
+    def epochs(sampler, first_epoch=0, count=3):
+        sampler.set_epoch(first_epoch)
+        return [list(sampler(records)) for _ in range(count)]
+
+    whole = epochs(sampler_type(batch_size=8, shuffle=True, seed=3))
+    parts = []
+    for index in range(2):
+        sampler = sampler_type(batch_size=8, shuffle=True, seed=3)
+        sampler.set_process(index, 2)
+        parts.append(epochs(sampler))
+    for epoch in range(3):
+        for b, batch in enumerate(whole[epoch]):
+            assert parts[0][epoch][b] + parts[1][epoch][b] == batch  # process 0's rows first
+            assert len(parts[0][epoch][b]) == len(parts[1][epoch][b]) == 4
+    # Resuming at epoch 2 (set_epoch) gives each process the slices an uninterrupted run saw.
+    resumed = sampler_type(batch_size=8, shuffle=True, seed=3)
+    resumed.set_process(1, 2)
+    assert epochs(resumed, first_epoch=2, count=1)[0] == parts[1][2]
+
+
+def test_a_global_batch_that_processes_cannot_share_evenly_is_a_clear_error():
+    with pytest.raises(ValueError, match="batch_size=6 is the global batch over 4 processes"):
+        BasicBatchSampler(6).set_process(0, 4)
+    with pytest.raises(ValueError, match=r"process index 2 is not in \[0, 2\)"):
+        BasicBatchSampler(6).set_process(2, 2)

@@ -6,6 +6,7 @@ This is the public API of `//formed/training`; other packages import from here o
 
 from formed.training.callbacks import EarlyStoppingCallback, EvaluationCallback, FlaxTrainingCallback
 from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory, CheckpointError
+from formed.training.distributed import ProcessGroupError, initialize_processes
 from formed.training.distributors import BaseDistributor, DataParallelDistributor, SingleDeviceDistributor
 from formed.training.ema import ema_init, ema_update
 from formed.training.engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine
@@ -58,6 +59,7 @@ __all__ = [
     "MulticlassAccuracy",
     "NonFiniteLossError",
     "Precision",
+    "ProcessGroupError",
     "ProgressBar",
     "Recall",
     "SingleDeviceDistributor",
@@ -71,6 +73,7 @@ __all__ = [
     "ema_init",
     "ema_update",
     "import_user_code",
+    "initialize_processes",
     "learning_rate_of",
     "training_optimizer",
     "write_json_atomically",

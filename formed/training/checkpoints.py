@@ -28,6 +28,9 @@ trainer's callbacks remember (their ``state_dict()``: e.g. early stopping's best
 count and best state), so that they too continue where they were. `CheckpointCallback` writes a
 step only after every callback has run its hooks for that step (at the next ``on_batch_start``,
 ``on_epoch_start`` or ``on_training_end``), so those callback states belong to the saved step.
+
+With several processes (``jax.distributed``), every process calls `CheckpointDirectory.save`
+(orbax's save is collective) and only the first writes ``index.json`` and deletes old steps.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
 
 from formed.training.callbacks import FlaxTrainingCallback, lookup_metric, parse_metric
 from formed.training.exceptions import NonFiniteLossError
@@ -176,6 +180,12 @@ def arrays_to_state(arrays: dict[str, Any], template: TrainState) -> TrainState:
     return jax.tree.unflatten(treedef, restored)
 
 
+def _sync_processes(name: str) -> None:
+    """Waits for every process of a multi-process run to get here (nothing on one process)."""
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices(name)
+
+
 def _write_json_atomically(path: str, data: Any) -> None:
     try:
         write_json_atomically(path, data, indent=1, sort_keys=False)
@@ -282,14 +292,16 @@ class CheckpointDirectory:
         path = self.path(step)
         as_json, as_arrays = _split_callback_states(callback_states or {})
         index_path = os.path.join(self.directory, INDEX_FILE)
-        if not os.path.exists(index_path) and not self.steps():
+        primary = jax.process_index() == 0  # with several processes, the first one writes the index
+        if primary and not os.path.exists(index_path) and not self.steps():
             # Before the first step: from now on a missing index means a lost one.
             _write_json_atomically(index_path, {"checkpoints": [], "best": None})
         index = self.read_index()
         previous = next((entry for entry in index["checkpoints"] if entry["step"] == step), None)
-        if previous is None and os.path.exists(path):
+        if primary and previous is None and os.path.exists(path):
             # Written by a run killed before it could record it: not trusted, written again.
             shutil.rmtree(path)
+        _sync_processes(f"formed-checkpoint-{step}-cleared")
         checksums = (previous or {}).get("files")
         if not os.path.exists(path):
             tree: dict[str, Any] = {"state": state_to_arrays(state)}
@@ -317,7 +329,9 @@ class CheckpointDirectory:
         index["checkpoints"] = sorted(entries, key=lambda e: e["step"])
         if best:
             index["best"] = step
-        _write_json_atomically(index_path, index)
+        if primary:
+            _write_json_atomically(index_path, index)
+        _sync_processes(f"formed-checkpoint-{step}-indexed")  # every process now reads this index
         return path
 
     def damage(self, step: int) -> str | None:
@@ -435,8 +449,10 @@ class CheckpointDirectory:
         The index drops the steps first and the directories go after, so a crash in between
         leaves only directories the index no longer names: never an index entry without its
         checkpoint. What a killed save left (a step directory the index never recorded, a
-        temporary directory or file) goes too.
+        temporary directory or file) goes too. With several processes, the first one deletes.
         """
+        if jax.process_index() != 0:
+            return
         index = self.read_index()
         recorded = sorted(entry["step"] for entry in index["checkpoints"])
         keep = set(recorded[-keep_last:]) if keep_last > 0 else set()

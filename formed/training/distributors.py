@@ -12,7 +12,9 @@ The trainer talks to devices only through a distributor:
 `DataParallelDistributor` follows the ``pmap`` conventions of the reference API (a leading device
 axis on sharded and replicated values, ``reduce`` as a collective over ``axis_name``) but is built
 on what current JAX recommends: a device `Mesh`, `NamedSharding` placement and `jax.shard_map`
-under `jax.jit`.
+under `jax.jit`. Its mesh may span several processes (``jax.distributed.initialize``): each
+process then shards its own rows of every batch (``process_index`` / ``process_count`` tell the
+data loader which), and ``gather`` brings every process's rows back to each for evaluation.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Callable, Generic, Literal, Sequence, TypeVar
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from formed.core import Registrable
@@ -69,6 +72,20 @@ class BaseDistributor(Registrable, abc.ABC, Generic[ModelInputT]):
         """Undoes `shard` on the outputs of a mapped function (identity on one device)."""
         return outputs
 
+    @property
+    def process_index(self) -> int:
+        """This process's rank among those the distributor spans (0 on one process)."""
+        return 0
+
+    @property
+    def process_count(self) -> int:
+        """How many processes share each batch; each loads ``1 / process_count`` of its rows."""
+        return 1
+
+    def gather(self, tree: _T) -> _T:
+        """Every process's rows of `tree` on every process (identity on one process)."""
+        return tree
+
 
 @BaseDistributor.register("single")
 class SingleDeviceDistributor(BaseDistributor[ModelInputT]):
@@ -92,18 +109,32 @@ def _check_op(op: str) -> None:
 class DataParallelDistributor(BaseDistributor[ModelInputT]):
     """Data parallelism: each device runs the same step on its slice of the batch.
 
+    The devices may belong to several processes (hosts) joined by ``jax.distributed.initialize``:
+    the mesh then spans every device of every process, each process passes `shard` its own rows
+    of the global batch (`jax.make_array_from_process_local_data`), and `reduce` is a collective
+    over all of them (gloo between CPU processes, NCCL on GPUs, ICI on TPUs).
+
     Args:
         axis_name: name of the device axis, used by `reduce` (``lax.pmean`` / ``lax.psum``).
-        num_devices: devices to use, the first `num_devices` of ``jax.local_devices()``; all by
-            default.
+        num_devices: devices to use: on one process the first `num_devices` of
+            ``jax.local_devices()``; over several processes the total, taken as the first
+            ``num_devices // process_count`` local devices of each process. All by default.
+        shard_params: store every large state leaf (parameters and their optimizer state)
+            split along the device axis instead of one copy per device (ZeRO-3 / FSDP style):
+            `replicate` places it as one array with a `NamedSharding` over its largest dimension
+            divisible by the device count; a mapped function gathers it (``all_gather``) and
+            returns its updated value split again. Results equal replicated training.
+        min_shard_size: with `shard_params`, leaves of fewer elements stay replicated.
 
     Shapes: ``shard`` turns each ``(batch, ...)`` array into ``(num_devices, batch // num_devices,
-    ...)``; ``replicate`` turns ``(...)`` into ``(num_devices, ...)``; a function from `map` sees,
-    on each device, the value without the device axis, and returns values with it.
+    ...)`` (with several processes, each passes its ``(batch // process_count, ...)`` rows and
+    gets the global array); ``replicate`` turns ``(...)`` into ``(num_devices, ...)`` (a leaf
+    split by `shard_params` keeps its shape ``(...)``); a function from `map` sees, on each
+    device, the value without the device axis (a split leaf whole), and returns values with it.
 
     Raises:
-        ValueError: if `num_devices` exceeds the devices available, or (in `shard`) a batch size
-            is not divisible by `num_devices`.
+        ValueError: if `num_devices` exceeds the devices available (or is not a multiple of the
+            process count), or (in `shard`) a batch size is not divisible by `num_devices`.
 
     Example::
 
@@ -111,54 +142,119 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
         sharded = distributor.shard({"x": np.zeros((32, 10))})   # sharded["x"].shape == (4, 8, 10)
     """
 
-    def __init__(self, axis_name: str = "batch", num_devices: int | None = None) -> None:
-        devices = jax.local_devices()
-        if num_devices is None:
-            num_devices = len(devices)
-        if not 1 <= num_devices <= len(devices):
-            raise ValueError(
-                f"num_devices={num_devices} but {len(devices)} local device(s) are available "
-                f"({devices[0].platform}); on CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N "
-                "before importing jax"
-            )
+    def __init__(
+        self,
+        axis_name: str = "batch",
+        num_devices: int | None = None,
+        shard_params: bool = False,
+        min_shard_size: int = 4096,
+    ) -> None:
+        if min_shard_size < 1:
+            raise ValueError(f"min_shard_size must be at least 1, got {min_shard_size}")
+        local = jax.local_devices()
+        processes = jax.process_count()
+        if processes == 1:
+            if num_devices is None:
+                num_devices = len(local)
+            if not 1 <= num_devices <= len(local):
+                raise ValueError(
+                    f"num_devices={num_devices} but {len(local)} local device(s) are available "
+                    f"({local[0].platform}); on CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N "
+                    "before importing jax"
+                )
+            devices = local[:num_devices]
+        else:
+            if num_devices is None:
+                num_devices = jax.device_count()
+            per_process, remainder = divmod(num_devices, processes)
+            if remainder or not 1 <= per_process <= len(local):
+                raise ValueError(
+                    f"num_devices={num_devices} over {processes} processes with {len(local)} local device(s) "
+                    f"each: num_devices must be a multiple of {processes} and at most {processes * len(local)}"
+                )
+            by_process: dict[int, list[Any]] = {}
+            for device in jax.devices():
+                by_process.setdefault(device.process_index, []).append(device)
+            devices = [d for p in sorted(by_process) for d in by_process[p][:per_process]]
         self.axis_name = axis_name
+        self.shard_params = shard_params
+        self.min_shard_size = min_shard_size
         self._num_devices = num_devices
-        self.mesh = Mesh(np.asarray(devices[:num_devices]), (axis_name,))
+        self.mesh = Mesh(np.asarray(devices), (axis_name,))
         self._sharding = NamedSharding(self.mesh, PartitionSpec(axis_name))
+        self._local_devices = [d for d in devices if d.process_index == jax.process_index()]
 
     @property
     def num_devices(self) -> int:
         return self._num_devices
 
+    @property
+    def process_index(self) -> int:
+        return jax.process_index()
+
+    @property
+    def process_count(self) -> int:
+        return jax.process_count()
+
     def shard(self, inputs: ModelInputT) -> ModelInputT:
-        n = self._num_devices
+        n, local = self._num_devices, len(self._local_devices)
+        many = jax.process_count() > 1
 
         def shard_leaf(x: Any) -> Any:
             shape = np.shape(x)
-            if not shape or shape[0] % n != 0:
-                raise ValueError(
-                    f"cannot shard an array of shape {shape} over {n} devices: the batch size "
-                    f"(first axis) must be divisible by num_devices={n}; choose a batch size that is "
-                    f"a multiple of {n} (and drop_last=True in the sampler)"
+            if not shape or shape[0] % local != 0:
+                where = (
+                    f"this process's {shape[0] if shape else 0} rows must be divisible by its {local} devices "
+                    f"(the global batch by num_devices={n})"
+                    if many
+                    else f"the batch size (first axis) must be divisible by num_devices={n}"
                 )
-            x = x.reshape(n, shape[0] // n, *shape[1:])
+                raise ValueError(
+                    f"cannot shard an array of shape {shape} over {n} devices: {where}; choose a batch "
+                    f"size that is a multiple of {n} (and drop_last=True in the sampler)"
+                )
+            x = x.reshape(local, shape[0] // local, *shape[1:])
+            if many:
+                return jax.make_array_from_process_local_data(self._sharding, np.asarray(x), (n, *x.shape[1:]))
             return jax.device_put(x, self._sharding)
 
         return jax.tree.map(shard_leaf, inputs)
 
     def replicate(self, inputs: _T) -> _T:
         n = self._num_devices
-        return jax.tree.map(
-            lambda x: jax.device_put(jnp.broadcast_to(x, (n, *jnp.shape(x))), self._sharding), inputs
-        )
+
+        def replicate_leaf(x: Any) -> Any:
+            dim = self._split_dim(x)
+            if dim is not None:
+                return _place(np.asarray(x), NamedSharding(self.mesh, _spec_at(dim, self.axis_name)))
+            if jax.process_count() == 1:
+                return jax.device_put(jnp.broadcast_to(x, (n, *jnp.shape(x))), self._sharding)
+            # device_put cannot build an array that spans processes from PRNG keys: assemble the
+            # global array from this process's per-device copies instead.
+            x = jnp.asarray(x)[None]
+            return jax.make_array_from_single_device_arrays(
+                (n, *x.shape[1:]), self._sharding, [jax.device_put(x, d) for d in self._local_devices]
+            )
+
+        return jax.tree.map(replicate_leaf, inputs)
 
     def unreplicate(self, inputs: _T) -> _T:
-        return jax.tree.map(lambda x: x[0], inputs)
+        def unreplicate_leaf(x: Any) -> Any:
+            if self._split_dim_of_placed(x) is not None:
+                if x.is_fully_addressable:
+                    return jax.device_put(x, self._local_devices[0])
+                return jnp.asarray(multihost_utils.process_allgather(x))
+            if isinstance(x, jax.Array) and not x.is_fully_addressable:
+                return x.addressable_data(0)[0]
+            return x[0]
+
+        return jax.tree.map(unreplicate_leaf, inputs)
 
     def unshard(self, outputs: _T) -> _T:
         """Merges the device axis back into the batch axis: ``(n, b, ...) -> (n * b, ...)``.
 
-        Per-device scalars ``(n,)`` (e.g. a loss) become their mean over devices.
+        Per-device scalars ``(n,)`` (e.g. a loss) become their mean over devices. With several
+        processes the results are global arrays (see `gather` for host values).
         """
 
         def merge(x: Any) -> Any:
@@ -168,7 +264,17 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
 
         return jax.tree.map(merge, outputs)
 
+    def gather(self, tree: _T) -> _T:
+        """Every process's rows of `tree` (host batches, or `unshard`'s outputs) concatenated in
+        process order, as host arrays on every process; identity on one process. A collective:
+        every process must call it."""
+        if jax.process_count() == 1:
+            return tree
+        return multihost_utils.process_allgather(tree, tiled=True)
+
     def map(self, fn: _CallableT, static_argnums: Sequence[int] = (), donate_argnums: Sequence[int] = ()) -> _CallableT:
+        if self.shard_params:
+            return _SplitStateMap(self, fn, tuple(static_argnums), tuple(donate_argnums))  # type: ignore[return-value]
         static = tuple(static_argnums)
         spec = PartitionSpec(self.axis_name)
         mesh = self.mesh
@@ -193,3 +299,130 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
         _check_op(op)
         collective = jax.lax.pmean if op == "mean" else jax.lax.psum
         return jax.tree.map(lambda x: collective(x, self.axis_name), array)
+
+    def _split_dim(self, x: Any) -> int | None:
+        """The dimension `replicate` splits `x` along with `shard_params` (None: one copy per device).
+
+        The largest dimension divisible by the device count; never a leading dimension equal to
+        it, so that a split leaf cannot be mistaken for one with a device axis.
+        """
+        if not self.shard_params or _is_key(x):
+            return None
+        shape, n = np.shape(x), self._num_devices
+        if int(np.prod(shape, dtype=np.int64)) < self.min_shard_size:
+            return None
+        candidates = [d for d, size in enumerate(shape) if size % n == 0 and not (d == 0 and size == n)]
+        return max(candidates, key=lambda d: shape[d], default=None)
+
+    def _split_dim_of_placed(self, x: Any) -> int | None:
+        """The dimension a placed array is split along by `shard_params`, or None."""
+        if not self.shard_params or not isinstance(x, jax.Array) or not isinstance(x.sharding, NamedSharding):
+            return None
+        for dim, names in enumerate(x.sharding.spec):
+            if names == self.axis_name or (isinstance(names, tuple) and self.axis_name in names):
+                return None if dim == 0 and x.shape[0] == self._num_devices else dim
+        return None
+
+
+def _is_key(x: Any) -> bool:
+    return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _spec_at(dim: int, axis_name: str) -> PartitionSpec:
+    return PartitionSpec(*([None] * dim), axis_name)
+
+
+def _place(x: np.ndarray, sharding: NamedSharding) -> jax.Array:
+    """`x` (the same on every process) as one array split by `sharding`."""
+    if jax.process_count() == 1:
+        return jax.device_put(x, sharding)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+
+class _SplitStateMap:
+    """`DataParallelDistributor.map` with ``shard_params``: a `shard_map` whose input specs follow
+    each leaf's placement (a device axis, or split along a dimension), compiled once per layout.
+
+    Inside, split leaves are gathered whole before `fn` runs; an output leaf at the same path
+    (within its argument / output) and of the same shape as a split input leaf, such as the
+    updated parameters and optimizer state a step returns, is split again on the way out. The
+    other outputs get the device axis as usual.
+    """
+
+    def __init__(self, distributor: DataParallelDistributor, fn: Callable[..., Any], static: tuple[int, ...], donate: tuple[int, ...]) -> None:
+        self.distributor = distributor
+        self.fn = fn
+        self.static = static
+        self.donate = donate
+        self._compiled: dict[Any, Callable[..., Any]] = {}
+
+    def _layout(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        layout = []
+        for i, arg in enumerate(args):
+            if i in self.static:
+                layout.append(None)
+                continue
+            leaves, treedef = jax.tree.flatten(arg)
+            layout.append((treedef, tuple(self.distributor._split_dim_of_placed(x) for x in leaves)))
+        return tuple(layout)
+
+    def __call__(self, *args: Any) -> Any:
+        layout = self._layout(args)
+        compiled = self._compiled.get(layout)
+        if compiled is None:
+            compiled = self._compiled[layout] = self._compile(layout)
+        return compiled(*args)
+
+    def _compile(self, layout: tuple[Any, ...]) -> Callable[..., Any]:
+        distributor, fn, static = self.distributor, self.fn, self.static
+        axis, mesh, n = distributor.axis_name, distributor.mesh, distributor.num_devices
+        device_axis = PartitionSpec(axis)
+
+        def per_device(*args: Any) -> Any:
+            positions = [i for i in range(len(args)) if i not in static]
+            in_specs, split_inputs = [], {}
+            for i in positions:
+                treedef, dims = layout[i]
+                paths = [path for path, _ in jax.tree_util.tree_flatten_with_path(args[i])[0]]
+                in_specs.append(treedef.unflatten([device_axis if d is None else _spec_at(d, axis) for d in dims]))
+                for path, dim, leaf in zip(paths, dims, jax.tree.leaves(args[i])):
+                    if dim is not None:
+                        split_inputs[jax.tree_util.keystr(path)] = (tuple(leaf.shape), dim)
+
+            def call(*dynamic: Any) -> Any:
+                call_args = list(args)
+                for i, value in zip(positions, dynamic):
+                    leaves, treedef = jax.tree.flatten(value)
+                    whole = [
+                        x[0] if d is None else jax.lax.all_gather(x, axis, axis=d, tiled=True)
+                        for x, d in zip(leaves, layout[i][1])
+                    ]
+                    call_args[i] = treedef.unflatten(whole)
+                return fn(*call_args)
+
+            dynamic = [args[i] for i in positions]
+            probe = jax.shard_map(call, mesh=mesh, in_specs=tuple(in_specs), out_specs=PartitionSpec(), check_vma=False)
+            shapes = jax.eval_shape(probe, *dynamic)
+            out_paths, out_treedef = jax.tree_util.tree_flatten_with_path(shapes)
+            nested = isinstance(shapes, (tuple, list))
+            out_dims = []
+            for path, leaf in out_paths:
+                split = split_inputs.get(jax.tree_util.keystr(path[1:] if nested else path))
+                out_dims.append(split[1] if split is not None and split[0] == tuple(leaf.shape) else None)
+
+            def body(*dynamic: Any) -> Any:
+                leaves = out_treedef.flatten_up_to(call(*dynamic))
+                out = []
+                for x, d in zip(leaves, out_dims):
+                    if d is None:
+                        out.append(jnp.expand_dims(x, 0))
+                    else:
+                        size = x.shape[d] // n
+                        out.append(jax.lax.dynamic_slice_in_dim(x, jax.lax.axis_index(axis) * size, size, axis=d))
+                return out_treedef.unflatten(out)
+
+            out_specs = out_treedef.unflatten([device_axis if d is None else _spec_at(d, axis) for d in out_dims])
+            mapped = jax.shard_map(body, mesh=mesh, in_specs=tuple(in_specs), out_specs=out_specs, check_vma=False)
+            return mapped(*dynamic)
+
+        return jax.jit(per_device, static_argnums=static, donate_argnums=self.donate)

@@ -1,4 +1,5 @@
-"""Data parallelism on 8 host devices: same parameters as one device, clear errors otherwise.
+"""Data parallelism on 8 host devices: same parameters as one device (with parameters replicated
+or split across the devices), clear errors otherwise.
 
 XLA reads the device count when the backend starts, so this file sets ``XLA_FLAGS`` before jax
 is imported; it is its own test target (a separate process) for that reason.
@@ -16,7 +17,7 @@ import pytest  # noqa: E402
 from formed.training._testing import TinyClassifier, list_loader, make_records, params_of  # noqa: E402
 from formed.training.distributors import DataParallelDistributor, SingleDeviceDistributor  # noqa: E402
 from formed.training.engine import DefaultFlaxTrainingEngine  # noqa: E402
-from formed.training.trainer import FlaxTrainer  # noqa: E402
+from formed.training.trainer import FlaxTrainer, _dynamic_fields  # noqa: E402
 
 
 def _train(distributor, batch_size=16, epochs=3):
@@ -69,3 +70,39 @@ def test_the_batch_is_split_across_all_devices():
 def test_a_batch_size_not_divisible_by_the_device_count_is_a_clear_error():
     with pytest.raises(ValueError, match=r"divisible by num_devices=8"):
         _train(DataParallelDistributor(num_devices=8), batch_size=12, epochs=1)
+
+
+def test_sharded_parameters_give_the_parameters_of_replication():
+    _, replicated = _train(DataParallelDistributor(num_devices=8), epochs=2)
+    distributor = DataParallelDistributor(num_devices=8, shard_params=True, min_shard_size=16)
+    _, sharded = _train(distributor, epochs=2)
+    assert int(sharded.step) == int(replicated.step) == 12
+    for a, b in zip(params_of(replicated), params_of(sharded)):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_sharded_parameters_are_split_across_devices_with_their_optimizer_state():
+    distributor = DataParallelDistributor(num_devices=8, shard_params=True, min_shard_size=16)
+    trainer = FlaxTrainer(
+        train_dataloader=list_loader(16), engine=DefaultFlaxTrainingEngine(optimizer=optax.adam(1e-2)),
+        distributor=distributor, max_epochs=1, progress=False,
+    )
+    state = trainer.engine.create_state(None, trainer, TinyClassifier(dropout=0.0))
+    placed = distributor.replicate(state)
+    kernel = placed.params["hidden"]["kernel"].get_value()  # (4, 16): split along its 16 columns
+    assert kernel.shape == (4, 16)
+    assert {shard.data.shape for shard in kernel.addressable_shards} == {(4, 2)}
+    mu = placed.opt_state[0].mu["hidden"]["kernel"].get_value()
+    assert {shard.data.shape for shard in mu.addressable_shards} == {(4, 2)}
+    small = placed.params["out"]["bias"].get_value()  # 3 elements: one copy per device
+    assert small.shape == (8, 3)
+    # The step keeps the layout: its outputs are split the way its inputs were.
+    step = trainer.compiled_steps(placed).train_step
+    loss_total = distributor.replicate(np.zeros((), np.float32))
+    batch = distributor.shard(list_loader(16)(make_records(16))[0])
+    dynamic, _, _ = step(batch, _dynamic_fields(placed), loss_total, trainer)
+    assert {s.data.shape for s in dynamic["params"]["hidden"]["kernel"].get_value().addressable_shards} == {(4, 2)}
+    whole = distributor.unreplicate(dynamic)
+    assert whole["params"]["hidden"]["kernel"].get_value().shape == (4, 16)
+    assert whole["params"]["out"]["bias"].get_value().shape == (3,)

@@ -50,6 +50,9 @@ class MlflowCallback(FlaxTrainingCallback):
         self._mlflow: ModuleType | None = None
 
     def on_training_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> None:
+        if trainer.distributor.process_index != 0:  # several processes: the first one logs
+            self._mlflow = None
+            return
         self._mlflow, why_not = _active_mlflow()
         if self._mlflow is None:
             warnings.warn(f"MlflowCallback logs nothing: {why_not}", RuntimeWarning, stacklevel=2)

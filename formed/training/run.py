@@ -22,6 +22,11 @@ temporary name and renamed, so a crash never leaves a half-written file; running
 same work directory resumes from the latest checkpoint (with the callbacks' saved states, e.g.
 early stopping's best state and patience count); running again after ``metrics.json`` exists
 only reports the finished run's metrics.
+
+Over several processes (``jax.distributed``; see the `train` binary's flags) every process runs
+this same function on the same work directory (a shared file system across hosts); the first
+process writes ``config.json``, ``data/``, the TensorBoard events and ``metrics.json``, and
+all of them take part in writing the checkpoints.
 """
 
 from __future__ import annotations
@@ -160,8 +165,12 @@ def run(config: Any, workdir: str, config_path: str = "<config>") -> dict[str, d
     # Only now that every object is built: a config with a mistake leaves no work directory behind
     # (nor vocabularies that a corrected rerun would load as those of a resumed run).
     os.makedirs(workdir, exist_ok=True)
-    _save_datamodule(datamodule, os.path.join(workdir, "data"))
-    write_json_atomically(os.path.join(workdir, "config.json"), resolved)
+    # With several processes (one per host) the first one writes; every process fits the same
+    # data module from the same records, so they agree without reading each other's files.
+    primary = trainer.distributor.process_index == 0
+    if primary:
+        _save_datamodule(datamodule, os.path.join(workdir, "data"))
+        write_json_atomically(os.path.join(workdir, "config.json"), resolved)
     for callback in trainer.callbacks:
         set_workdir = getattr(callback, "set_workdir", None)
         if callable(set_workdir):
@@ -185,5 +194,6 @@ def run(config: Any, workdir: str, config_path: str = "<config>") -> dict[str, d
                 evaluator.reset()
             metrics[split] = trainer.evaluate(model, placed, splits[split], evaluators=evaluators)
     metrics["step"] = int(jax.device_get(state.step))  # type: ignore[assignment]
-    write_json_atomically(metrics_path, metrics)
+    if primary:
+        write_json_atomically(metrics_path, metrics)
     return metrics

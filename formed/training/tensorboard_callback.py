@@ -56,6 +56,8 @@ class TensorBoardCallback(FlaxTrainingCallback):
             when absent.
         run_config: text shown in TensorBoard's Text tab (the `train` binary puts the resolved
             config there, as JSON).
+
+    When training spans several processes, only the first (``process_index == 0``) writes.
     """
 
     def __init__(self, directory: str | None = None, run_config: str | None = None) -> None:
@@ -63,6 +65,7 @@ class TensorBoardCallback(FlaxTrainingCallback):
         self.run_config = run_config
         self.writer: EventFileWriter | None = None
         self._last_log: tuple[int, float] | None = None
+        self._silent = False
 
     def set_workdir(self, workdir: str) -> None:
         """Used by the `train` binary: the work directory, unless a directory was configured."""
@@ -72,6 +75,10 @@ class TensorBoardCallback(FlaxTrainingCallback):
     def on_training_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> None:
         if self.directory is None:
             raise ValueError("TensorBoardCallback needs directory= (the train binary sets it to --workdir)")
+        self.writer = None
+        self._silent = trainer.distributor.process_index != 0
+        if self._silent:
+            return
         os.makedirs(self.directory, exist_ok=True)
         self.writer = EventFileWriter(self.directory)
         step = trainer.global_step
@@ -103,12 +110,14 @@ class TensorBoardCallback(FlaxTrainingCallback):
     def on_log(
         self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, metrics: dict[str, float], prefix: str = ""
     ) -> None:
+        if self._silent:  # not the first of several processes
+            return
         step = trainer.global_step
         scalars: dict[str, Any] = dict(metrics)
         if prefix == trainer.train_prefix:
-            learning_rate = learning_rate_of(trainer.distributor.unreplicate(state.opt_state))
+            learning_rate = learning_rate_of(state.opt_state)
             if learning_rate is not None:
-                scalars["learning_rate"] = float(np.asarray(learning_rate))
+                scalars["learning_rate"] = float(np.asarray(trainer.distributor.unreplicate(learning_rate)))
             now = time.monotonic()
             if self._last_log is not None and step > self._last_log[0] and now > self._last_log[1]:
                 scalars["steps_per_sec"] = (step - self._last_log[0]) / (now - self._last_log[1])

@@ -9,6 +9,11 @@ imports the user's own modules (registered models, datasets, callbacks) before t
 built. The work is done by `formed.training.run.run`; see there for the config keys and the
 work directory's contents. Running again with the same --workdir resumes from the latest
 checkpoint.
+
+Several processes (one per host, or several on one machine) train one model together, each
+reading its own rows of every global batch; start the same command on each with
+``--coordinator_address=HOST:PORT --num_processes=N --process_id=I`` (nothing under SLURM or Open
+MPI, ``--cluster`` on a TPU pod) and ``distributor=dict(type="data_parallel")`` in the trainer.
 """
 
 from __future__ import annotations
@@ -21,11 +26,25 @@ from ml_collections import config_flags
 
 from formed.core.registrable import closest_name
 from formed.training import cli
+from formed.training.distributed import ProcessGroupError, initialize_processes
 from formed.training.run import run
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file (get_config()).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, TensorBoard events and metrics.")
 flags.mark_flags_as_required(["config", "workdir"])
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None, "host:port of process 0 in a multi-process run (with --num_processes, --process_id)."
+)
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "How many processes the run has.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's rank, in [0, num_processes).")
+_CLUSTER = flags.DEFINE_bool(
+    "cluster", False, "Join a multi-process run described by the cluster's environment (TPU pods, Kubernetes); "
+    "SLURM and Open MPI launches of several tasks are recognised without it."
+)
+_INIT_TIMEOUT = flags.DEFINE_integer("initialization_timeout", 300, "Seconds to wait for every process to join.")
+_HEARTBEAT_TIMEOUT = flags.DEFINE_integer(
+    "heartbeat_timeout", 100, "Seconds after which a silent process is taken for dead and the others stop."
+)
 
 
 resolve_path = cli.resolve_path
@@ -84,6 +103,17 @@ def parse_flags(argv: list[str]) -> list[str]:
 
 def main(argv: list[str]) -> None:
     del argv
+    try:
+        initialize_processes(
+            _COORDINATOR.value,
+            _NUM_PROCESSES.value,
+            _PROCESS_ID.value,
+            cluster=_CLUSTER.value,
+            initialization_timeout=_INIT_TIMEOUT.value,
+            heartbeat_timeout=_HEARTBEAT_TIMEOUT.value,
+        )
+    except (ValueError, ProcessGroupError) as error:
+        cli.fail(str(error))
     config_path = flags.FLAGS["config"].config_filename
     metrics = run(_CONFIG.value, _WORKDIR.value, config_path=config_path)
     print("final metrics:", {split: value for split, value in metrics.items()}, flush=True)

@@ -155,6 +155,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         if loader is None:
             raise ValueError("evaluate needs a dataloader: give val_dataloader to the trainer or dataloader= here")
         distributor = self.distributor
+        _share_between_processes(loader, distributor, "the evaluation dataloader")
         steps = self.compiled_steps(state)
         dynamic = _dynamic_fields(state)
         losses = []
@@ -163,6 +164,8 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
             loss = self._loss_of(output)
             if loss is not None:
                 losses.append(loss)
+            if evaluators and distributor.process_count > 1:
+                batch, output = distributor.gather((batch, output))  # every process's rows
             for evaluator in evaluators:
                 evaluator.update(batch, output)
         metrics: dict[str, float] = {}
@@ -247,6 +250,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
             state = self.engine.create_state(rngs, self, model)
         # Copy: the step donates the state's buffers, which may be shared with `model` or the caller.
         state = jax.tree.map(lambda x: x.copy() if isinstance(x, jax.Array) else x, state)
+        _share_between_processes(self.train_dataloader, self.distributor, "train_dataloader")
         train_batches = self.train_dataloader(train_dataset)
         try:
             steps_per_epoch = len(train_batches)  # type: ignore[arg-type]
@@ -266,7 +270,9 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         train_step, as_state = steps.train_step, steps.as_state
         dynamic = distributor.replicate(_dynamic_fields(state))
         state = as_state(dynamic)
-        progress = ProgressBar(self.max_epochs * steps_per_epoch, initial=start_step, enabled=self.progress)
+        progress = ProgressBar(
+            self.max_epochs * steps_per_epoch, initial=start_step, enabled=self.progress and distributor.process_index == 0
+        )
         losses = self._losses = _LossSum(distributor, getattr(self.engine, "step_metrics", ()))
         for callback in self.callbacks:
             callback.on_training_start(self, model, state)
@@ -322,6 +328,24 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
             if replacement is not None:
                 state = replacement
         return state
+
+
+def _share_between_processes(loader: Any, distributor: BaseDistributor, what: str) -> None:
+    """With several processes, makes `loader`'s sampler yield this process's rows of each batch.
+
+    Raises:
+        ValueError: if the loader has no sampler to split (a plain function would give every
+            process the whole batch).
+    """
+    if distributor.process_count == 1:
+        return
+    sampler = getattr(loader, "sampler", None)
+    if sampler is None or not hasattr(sampler, "set_process"):
+        raise ValueError(
+            f"{what}: training over {distributor.process_count} processes needs a DataLoader whose sampler "
+            "gives each process its rows of every batch (formed.data.DataLoader with a BaseBatchSampler)"
+        )
+    sampler.set_process(distributor.process_index, distributor.process_count)
 
 
 def _static_fields(state: TrainState) -> dict[str, Any]:
