@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 from formed.training._testing import TinyClassifier, list_loader, make_records, params_of  # noqa: E402
 from formed.training.distributors import DataParallelDistributor, SingleDeviceDistributor  # noqa: E402
 from formed.training.engine import DefaultFlaxTrainingEngine  # noqa: E402
-from formed.training.trainer import FlaxTrainer, _dynamic_fields  # noqa: E402
+from formed.training.trainer import FlaxTrainer, _dynamic_fields, _LossSum  # noqa: E402
 
 
 def _train(distributor, batch_size=16, epochs=3):
@@ -99,7 +99,7 @@ def test_sharded_parameters_are_split_across_devices_with_their_optimizer_state(
     assert small.shape == (8, 3)
     # The step keeps the layout: its outputs are split the way its inputs were.
     step = trainer.compiled_steps(placed).train_step
-    loss_total = distributor.replicate(np.zeros((), np.float32))
+    loss_total = _LossSum(distributor).total
     batch = distributor.shard(list_loader(16)(make_records(16))[0])
     dynamic, _, _ = step(batch, _dynamic_fields(placed), loss_total, trainer)
     assert {s.data.shape for s in dynamic["params"]["hidden"]["kernel"].get_value().addressable_shards} == {(4, 2)}

@@ -416,7 +416,7 @@ class _LossSum:
 
     def first_nonfinite_step(self) -> int | None:
         """The first step whose loss was not finite, or None (one scalar transfer)."""
-        steps = np.asarray(jax.device_get(self.total["first_nonfinite_step"])).reshape(-1)
+        steps = np.asarray(jax.device_get(self.distributor.gather(self.total["first_nonfinite_step"]))).reshape(-1)
         bad = steps[steps >= 0]
         return int(bad.min()) if bad.size else None
 
@@ -424,7 +424,10 @@ class _LossSum:
         """The means (``loss``, ``grad_norm``, ...) over the steps since the last call, or ``{}``,
         and the first step whose loss was not finite, or None (one transfer). Without
         `has_loss` (the model output has none), the loss is left out."""
-        sums, steps = jax.device_get((self.distributor.unshard(self.total["sums"]), self.total["first_nonfinite_step"]))
+        # `gather`: with several processes, the per-device values live on all of them.
+        sums, steps = jax.device_get(
+            self.distributor.gather((self.distributor.unshard(self.total["sums"]), self.total["first_nonfinite_step"]))
+        )
         steps = np.asarray(steps).reshape(-1)
         bad = steps[steps >= 0]
         first = int(bad.min()) if bad.size else None

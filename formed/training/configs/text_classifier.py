@@ -56,6 +56,8 @@ def get_config() -> ml_collections.ConfigDict:
                 weight_decay=1e-4,
             )
         ),
+        # "data_parallel" splits each batch over every device of every process (see README).
+        distributor=dict(type="single"),
         max_epochs=8,
         eval_strategy="epoch",
         logging_strategy="step",
