@@ -73,7 +73,7 @@ class JsonFormat(Format[Any]):
 
     def write(self, artifact: Any, directory: Path) -> None:
         with open(Path(directory) / "artifact.json", "w", encoding="utf-8") as file:
-            json.dump(artifact, file, indent=2, sort_keys=True)
+            json.dump(artifact, file, indent=2)  # keys in the result's order, e.g. a table's columns
 
     def read(self, directory: Path) -> Any:
         with open(Path(directory) / "artifact.json", encoding="utf-8") as file:

@@ -32,7 +32,7 @@ def test_the_ready_workflows_pass_every_check() -> None:
     assert workflow.order == ["dataset", "datamodule", "train", "test_metrics"]
     sweep = workflow_from_config(learning_rate_sweep.get_config(), cache_dir=None)
     trains = [name for name in sweep.order if name.startswith("train[")]
-    assert trains == ["train[peak_value=0.001]", "train[peak_value=0.003]", "train[peak_value=0.01]"]
+    assert trains == ["train[peak_value=0.0001]", "train[peak_value=0.001]", "train[peak_value=0.01]"]
     assert sweep.order[:2] == ["dataset", "datamodule"] and sweep.order[-1] == "sweep_table"
     # The sweep's data steps are the single workflow's: a shared cache runs them once for both.
     assert sweep.fingerprints["datamodule"] == workflow.fingerprints["datamodule"]
