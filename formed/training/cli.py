@@ -9,11 +9,13 @@ user ran ``bazel run``, the ``--import`` flag, and errors printed without a trac
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Callable, Sequence
 
 from absl import app, flags, logging
 
+from formed.core.registrable import closest_name
 from formed.training.user_code import import_user_code
 
 IMPORT = flags.DEFINE_multi_string(
@@ -54,6 +56,53 @@ def resolve_path_flags(argv: list[str], names: Sequence[str]) -> list[str]:
                 break
         result.append(arg)
     return result
+
+
+def unknown_override(argv: list[str]) -> str | None:
+    """Describes the first ``--config.a.b=...`` in `argv` whose key path the config file lacks
+    (``"<file>: a.b: unknown key 'b'; did you mean ...?"``), or returns None if there is none or
+    the config file itself cannot be loaded."""
+    config_arg = None
+    for i, arg in enumerate(argv):
+        if arg.startswith("--config="):
+            config_arg = arg.split("=", 1)[1]
+        elif arg == "--config" and i + 1 < len(argv):
+            config_arg = argv[i + 1]
+    if config_arg is None:
+        return None
+    try:
+        config = flags.FLAGS["config"].parser.parse(config_arg)
+    except Exception:  # the config file's own error is the one to show
+        return None
+    for arg in argv:
+        match = re.match(r"--(?:no)?config\.([^=]+)", arg)
+        if match is None:
+            continue
+        node, walked = config, []
+        for key in match.group(1).split("."):
+            keys = [str(k) for k in node.keys()] if hasattr(node, "keys") else []
+            if key not in keys:
+                where = ".".join(walked) or "the config"
+                close = closest_name(key, keys)
+                hint = f"did you mean {close!r}? " if close else ""
+                listed = f"Keys of {where}: {', '.join(sorted(keys))}." if keys else f"{where} is not a dict."
+                return f"{config_arg}: {'.'.join([*walked, key])}: unknown key {key!r}; {hint}{listed}"
+            node, walked = node[key], [*walked, key]
+    return None
+
+
+def parse_config_flags(argv: list[str]) -> list[str]:
+    """absl's flag parsing for a binary with a ``--config`` file flag (`train`, the workflow's
+    `run`), except that an override of a key the config lacks (a bare AttributeError or KeyError
+    from ml_collections) exits with a message naming the file and key."""
+    try:
+        return app.parse_flags_with_usage(argv)
+    except (AttributeError, KeyError):
+        message = unknown_override(argv)
+        if message is None:
+            raise
+    sys.stderr.write(f"FATAL Flags parsing error: {message}\n")
+    sys.exit(1)
 
 
 def fail(message: str) -> None:

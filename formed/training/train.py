@@ -18,13 +18,9 @@ MPI, ``--cluster`` on a TPU pod) and ``distributor=dict(type="data_parallel")`` 
 
 from __future__ import annotations
 
-import re
-import sys
-
-from absl import app, flags
+from absl import flags
 from ml_collections import config_flags
 
-from formed.core.registrable import closest_name
 from formed.training import cli
 from formed.training.distributed import ProcessGroupError, initialize_processes
 from formed.training.run import run
@@ -55,52 +51,6 @@ def resolve_path_flags(argv: list[str], names: tuple[str, ...] = ("config", "wor
     return cli.resolve_path_flags(argv, names)
 
 
-def unknown_override(argv: list[str]) -> str | None:
-    """Describes the first ``--config.a.b=...`` in `argv` whose key path the config file lacks
-    (``"<file>: a.b: unknown key 'b'; did you mean ...?"``), or returns None if there is none or
-    the config file itself cannot be loaded."""
-    config_arg = None
-    for i, arg in enumerate(argv):
-        if arg.startswith("--config="):
-            config_arg = arg.split("=", 1)[1]
-        elif arg == "--config" and i + 1 < len(argv):
-            config_arg = argv[i + 1]
-    if config_arg is None:
-        return None
-    try:
-        config = flags.FLAGS["config"].parser.parse(config_arg)
-    except Exception:  # the config file's own error is the one to show
-        return None
-    for arg in argv:
-        match = re.match(r"--(?:no)?config\.([^=]+)", arg)
-        if match is None:
-            continue
-        node, walked = config, []
-        for key in match.group(1).split("."):
-            keys = [str(k) for k in node.keys()] if hasattr(node, "keys") else []
-            if key not in keys:
-                where = ".".join(walked) or "the config"
-                close = closest_name(key, keys)
-                hint = f"did you mean {close!r}? " if close else ""
-                listed = f"Keys of {where}: {', '.join(sorted(keys))}." if keys else f"{where} is not a dict."
-                return f"{config_arg}: {'.'.join([*walked, key])}: unknown key {key!r}; {hint}{listed}"
-            node, walked = node[key], [*walked, key]
-    return None
-
-
-def parse_flags(argv: list[str]) -> list[str]:
-    """absl's flag parsing, except that an override of a key the config lacks (a bare
-    AttributeError or KeyError from ml_collections) exits with a message naming the file and key."""
-    try:
-        return app.parse_flags_with_usage(argv)
-    except (AttributeError, KeyError):
-        message = unknown_override(argv)
-        if message is None:
-            raise
-    sys.stderr.write(f"FATAL Flags parsing error: {message}\n")
-    sys.exit(1)
-
-
 def main(argv: list[str]) -> None:
     del argv
     try:
@@ -120,4 +70,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    cli.main(main, path_flags=("config", "workdir"), flags_parser=parse_flags)
+    cli.main(main, path_flags=("config", "workdir"), flags_parser=cli.parse_config_flags)

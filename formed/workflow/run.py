@@ -104,4 +104,4 @@ if __name__ == "__main__":
     # the directory `bazel run` was started in rather than the runfiles tree.
     if os.environ.get("BUILD_WORKING_DIRECTORY"):
         os.chdir(os.environ["BUILD_WORKING_DIRECTORY"])
-    cli.main(main)
+    cli.main(main, flags_parser=cli.parse_config_flags)
