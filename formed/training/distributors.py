@@ -182,7 +182,8 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
         self._num_devices = num_devices
         self.mesh = Mesh(np.asarray(devices), (axis_name,))
         self._sharding = NamedSharding(self.mesh, PartitionSpec(axis_name))
-        self._local_devices = [d for d in devices if d.process_index == jax.process_index()]
+        self._process_index, self._process_count = jax.process_index(), processes
+        self._local_devices = [d for d in devices if d.process_index == self._process_index]
 
     @property
     def num_devices(self) -> int:
@@ -190,15 +191,15 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
 
     @property
     def process_index(self) -> int:
-        return jax.process_index()
+        return self._process_index
 
     @property
     def process_count(self) -> int:
-        return jax.process_count()
+        return self._process_count
 
     def shard(self, inputs: ModelInputT) -> ModelInputT:
         n, local = self._num_devices, len(self._local_devices)
-        many = jax.process_count() > 1
+        many = self._process_count > 1
 
         def shard_leaf(x: Any) -> Any:
             shape = np.shape(x)
@@ -227,7 +228,7 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
             dim = self._split_dim(x)
             if dim is not None:
                 return _place(np.asarray(x), NamedSharding(self.mesh, _spec_at(dim, self.axis_name)))
-            if jax.process_count() == 1:
+            if self._process_count == 1:
                 return jax.device_put(jnp.broadcast_to(x, (n, *jnp.shape(x))), self._sharding)
             # device_put cannot build an array that spans processes from PRNG keys: assemble the
             # global array from this process's per-device copies instead.
@@ -268,7 +269,7 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
         """Every process's rows of `tree` (host batches, or `unshard`'s outputs) concatenated in
         process order, as host arrays on every process; identity on one process. A collective:
         every process must call it."""
-        if jax.process_count() == 1:
+        if self._process_count == 1:
             return tree
         return multihost_utils.process_allgather(tree, tiled=True)
 

@@ -44,9 +44,8 @@ def _worker(args: argparse.Namespace) -> None:
     from formed.data import BasicBatchSampler, DataLoader
     from formed.modules import BaseFlaxModel
     from formed.training import DataParallelDistributor, DefaultFlaxTrainingEngine, FlaxTrainer
-    from formed.training.trainer import _dynamic_fields
+    from formed.training.trainer import _dynamic_fields, _LossSum
 
-    import formed.training.text_classifier  # noqa: F401  (registers "text_classifier")
 
     vocab, classes, length = 500, 4, args.length
     rng = np.random.default_rng(0)
@@ -96,8 +95,6 @@ def _worker(args: argparse.Namespace) -> None:
     steps = trainer.compiled_steps(placed)
     batch = distributor.shard(next(iter(loader(rows))))
     dynamic = _dynamic_fields(placed)
-    from formed.training.trainer import _LossSum
-
     total = _LossSum(distributor).total
     dynamic, _, total = steps.train_step(batch, dynamic, total, trainer)  # warm
     jax.block_until_ready(dynamic)
