@@ -84,11 +84,13 @@ def test_two_processes_write_one_work_directory_from_process_zero(reference):
 def test_two_processes_of_two_devices_train_like_four_devices_and_like_one(reference, tmp_path):
     workdir, _ = reference
     four, one = str(tmp_path / "four"), str(tmp_path / "one")
-    with ProcessGroup(four, str(tmp_path), processes=1, devices=4, name="four") as group:
-        group.wait()
     single = ("--config.trainer.distributor.type=single",)
-    with ProcessGroup(one, str(tmp_path), processes=1, devices=1, flags=single, name="one") as group:
-        group.wait()
+    # Side by side: each is one process, and the machine may have a core for each.
+    with ProcessGroup(four, str(tmp_path), processes=1, devices=4, name="four") as four_group, ProcessGroup(
+        one, str(tmp_path), processes=1, devices=1, flags=single, name="one"
+    ) as one_group:
+        four_group.wait()
+        one_group.wait()
     expected = saved_state(workdir, STEPS)
     # The same 4 devices each on 8 rows: equal up to the order of float sums in the all-reduce.
     assert_states_close(saved_state(four, STEPS), expected, "1 process x 4 devices", rtol=1e-5, atol=1e-6)

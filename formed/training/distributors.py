@@ -29,6 +29,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from formed.core import Registrable
+from formed.training._split_state import SplitStateMap, place, spec_at
 
 ModelInputT = TypeVar("ModelInputT")
 _T = TypeVar("_T")
@@ -227,7 +228,7 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
         def replicate_leaf(x: Any) -> Any:
             dim = self._split_dim(x)
             if dim is not None:
-                return _place(np.asarray(x), NamedSharding(self.mesh, _spec_at(dim, self.axis_name)))
+                return place(np.asarray(x), NamedSharding(self.mesh, spec_at(dim, self.axis_name)))
             if self._process_count == 1:
                 return jax.device_put(jnp.broadcast_to(x, (n, *jnp.shape(x))), self._sharding)
             # device_put cannot build an array that spans processes from PRNG keys: assemble the
@@ -241,7 +242,7 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
 
     def unreplicate(self, inputs: _T) -> _T:
         def unreplicate_leaf(x: Any) -> Any:
-            if self._split_dim_of_placed(x) is not None:
+            if self.split_dim_of(x) is not None:
                 if x.is_fully_addressable:
                     return jax.device_put(x, self._local_devices[0])
                 return jnp.asarray(multihost_utils.process_allgather(x))
@@ -275,7 +276,7 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
 
     def map(self, fn: _CallableT, static_argnums: Sequence[int] = (), donate_argnums: Sequence[int] = ()) -> _CallableT:
         if self.shard_params:
-            return _SplitStateMap(self, fn, tuple(static_argnums), tuple(donate_argnums))  # type: ignore[return-value]
+            return SplitStateMap(self, fn, tuple(static_argnums), tuple(donate_argnums))  # type: ignore[return-value]
         static = tuple(static_argnums)
         spec = PartitionSpec(self.axis_name)
         mesh = self.mesh
@@ -315,8 +316,9 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
         candidates = [d for d, size in enumerate(shape) if size % n == 0 and not (d == 0 and size == n)]
         return max(candidates, key=lambda d: shape[d], default=None)
 
-    def _split_dim_of_placed(self, x: Any) -> int | None:
-        """The dimension a placed array is split along by `shard_params`, or None."""
+    def split_dim_of(self, x: Any) -> int | None:
+        """The dimension a placed array is split along by `shard_params`, or None (a leaf with a
+        device axis, or one not placed by this distributor)."""
         if not self.shard_params or not isinstance(x, jax.Array) or not isinstance(x.sharding, NamedSharding):
             return None
         for dim, names in enumerate(x.sharding.spec):
@@ -327,103 +329,3 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
 
 def _is_key(x: Any) -> bool:
     return isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
-
-
-def _spec_at(dim: int, axis_name: str) -> PartitionSpec:
-    return PartitionSpec(*([None] * dim), axis_name)
-
-
-def _place(x: np.ndarray, sharding: NamedSharding) -> jax.Array:
-    """`x` (the same on every process) as one array split by `sharding`."""
-    if jax.process_count() == 1:
-        return jax.device_put(x, sharding)
-    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
-
-
-class _SplitStateMap:
-    """`DataParallelDistributor.map` with ``shard_params``: a `shard_map` whose input specs follow
-    each leaf's placement (a device axis, or split along a dimension), compiled once per layout.
-
-    Inside, split leaves are gathered whole before `fn` runs; an output leaf at the same path
-    (within its argument / output) and of the same shape as a split input leaf, such as the
-    updated parameters and optimizer state a step returns, is split again on the way out. The
-    other outputs get the device axis as usual.
-    """
-
-    def __init__(self, distributor: DataParallelDistributor, fn: Callable[..., Any], static: tuple[int, ...], donate: tuple[int, ...]) -> None:
-        self.distributor = distributor
-        self.fn = fn
-        self.static = static
-        self.donate = donate
-        self._compiled: dict[Any, Callable[..., Any]] = {}
-
-    def _layout(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        layout = []
-        for i, arg in enumerate(args):
-            if i in self.static:
-                layout.append(None)
-                continue
-            leaves, treedef = jax.tree.flatten(arg)
-            layout.append((treedef, tuple(self.distributor._split_dim_of_placed(x) for x in leaves)))
-        return tuple(layout)
-
-    def __call__(self, *args: Any) -> Any:
-        layout = self._layout(args)
-        compiled = self._compiled.get(layout)
-        if compiled is None:
-            compiled = self._compiled[layout] = self._compile(layout)
-        return compiled(*args)
-
-    def _compile(self, layout: tuple[Any, ...]) -> Callable[..., Any]:
-        distributor, fn, static = self.distributor, self.fn, self.static
-        axis, mesh, n = distributor.axis_name, distributor.mesh, distributor.num_devices
-        device_axis = PartitionSpec(axis)
-
-        def per_device(*args: Any) -> Any:
-            positions = [i for i in range(len(args)) if i not in static]
-            in_specs, split_inputs = [], {}
-            for i in positions:
-                treedef, dims = layout[i]
-                paths = [path for path, _ in jax.tree_util.tree_flatten_with_path(args[i])[0]]
-                in_specs.append(treedef.unflatten([device_axis if d is None else _spec_at(d, axis) for d in dims]))
-                for path, dim, leaf in zip(paths, dims, jax.tree.leaves(args[i])):
-                    if dim is not None:
-                        split_inputs[jax.tree_util.keystr(path)] = (tuple(leaf.shape), dim)
-
-            def call(*dynamic: Any) -> Any:
-                call_args = list(args)
-                for i, value in zip(positions, dynamic):
-                    leaves, treedef = jax.tree.flatten(value)
-                    whole = [
-                        x[0] if d is None else jax.lax.all_gather(x, axis, axis=d, tiled=True)
-                        for x, d in zip(leaves, layout[i][1])
-                    ]
-                    call_args[i] = treedef.unflatten(whole)
-                return fn(*call_args)
-
-            dynamic = [args[i] for i in positions]
-            probe = jax.shard_map(call, mesh=mesh, in_specs=tuple(in_specs), out_specs=PartitionSpec(), check_vma=False)
-            shapes = jax.eval_shape(probe, *dynamic)
-            out_paths, out_treedef = jax.tree_util.tree_flatten_with_path(shapes)
-            nested = isinstance(shapes, (tuple, list))
-            out_dims = []
-            for path, leaf in out_paths:
-                split = split_inputs.get(jax.tree_util.keystr(path[1:] if nested else path))
-                out_dims.append(split[1] if split is not None and split[0] == tuple(leaf.shape) else None)
-
-            def body(*dynamic: Any) -> Any:
-                leaves = out_treedef.flatten_up_to(call(*dynamic))
-                out = []
-                for x, d in zip(leaves, out_dims):
-                    if d is None:
-                        out.append(jnp.expand_dims(x, 0))
-                    else:
-                        size = x.shape[d] // n
-                        out.append(jax.lax.dynamic_slice_in_dim(x, jax.lax.axis_index(axis) * size, size, axis=d))
-                return out_treedef.unflatten(out)
-
-            out_specs = out_treedef.unflatten([device_axis if d is None else _spec_at(d, axis) for d in out_dims])
-            mapped = jax.shard_map(body, mesh=mesh, in_specs=tuple(in_specs), out_specs=out_specs, check_vma=False)
-            return mapped(*dynamic)
-
-        return jax.jit(per_device, static_argnums=static, donate_argnums=self.donate)
