@@ -65,6 +65,19 @@ def load_events(workdir: str) -> event_accumulator.EventAccumulator:
     return accumulator
 
 
+def test_progress_off_a_terminal_is_logged_through_absl(run: dict[str, object]) -> None:
+    # stderr is a pipe here: timestamped absl lines, one per evaluation and periodic ones,
+    # and none of orbax's INFO lines about the files it writes.
+    lines = str(run["stderr"]).splitlines()
+    absl_line = re.compile(r"^I\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ progress\.py:\d+\] (.*)$")
+    messages = [m.group(1) for m in map(absl_line.match, lines) if m]
+    evaluations = [m for m in messages if m.startswith("evaluation at step")]
+    assert [int(m.split()[3]) for m in evaluations] == EVAL_STEPS, messages
+    assert all("val/accuracy=" in m for m in evaluations)
+    assert any(m.startswith(f"step {LAST_STEP}/{LAST_STEP} (100%)") for m in messages), messages
+    assert not any("orbax" in line and line.startswith("I") for line in lines)
+
+
 def test_workdir_has_config_data_checkpoints_and_metrics(run: dict[str, object]) -> None:
     workdir = str(run["workdir"])
     assert "final metrics:" in str(run["stdout"])

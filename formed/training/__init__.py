@@ -27,6 +27,7 @@ from formed.training.metrics import (
 from formed.training.mlflow_callback import MlflowCallback
 from formed.training.optimizers import build_optimizer, build_schedule, learning_rate_of, training_optimizer
 from formed.training.precision import MixedPrecision
+from formed.training.profiling import ProfileCallback
 from formed.training.progress import ProgressBar
 from formed.training.state import TrainState
 from formed.training.tensorboard_callback import TensorBoardCallback
@@ -60,6 +61,7 @@ __all__ = [
     "NonFiniteLossError",
     "Precision",
     "ProcessGroupError",
+    "ProfileCallback",
     "ProgressBar",
     "Recall",
     "SingleDeviceDistributor",

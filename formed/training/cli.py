@@ -8,6 +8,7 @@ user ran ``bazel run``, the ``--import`` flag, and errors printed without a trac
 
 from __future__ import annotations
 
+import logging as pylogging
 import os
 import re
 import sys
@@ -112,10 +113,18 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
+def _not_orbax_info(record: pylogging.LogRecord) -> bool:
+    return record.levelno >= pylogging.WARNING or f"{os.sep}orbax{os.sep}" not in record.pathname
+
+
 def quiet_logs() -> None:
-    """orbax logs every file it reads or writes at INFO: warnings only, unless --verbosity is given."""
+    """orbax logs every file it reads or writes at INFO: its INFO records are dropped, unless
+    --verbosity is given. Other INFO lines stay (the trainer's progress lines off a terminal),
+    so ``--log_dir`` and ``--alsologtostderr`` work as in the Flax examples."""
     if not flags.FLAGS["verbosity"].present:
-        logging.set_verbosity(logging.WARNING)
+        handler = logging.get_absl_handler()
+        if _not_orbax_info not in handler.filters:
+            handler.addFilter(_not_orbax_info)
 
 
 def import_flagged_modules() -> None:

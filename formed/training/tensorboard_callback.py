@@ -5,7 +5,9 @@ protos). What goes in, at the trainer's global step:
 
 * every logged metric under its prefix (``train/loss``, ``val/loss``, ``val/accuracy``, ...);
 * ``train/learning_rate`` when the optimizer exposes it (optimizers built from a config do);
-* ``train/steps_per_sec`` between two training logs;
+* ``train/steps_per_sec``: the trainer's rate of recent training steps, the one its progress
+  line shows (compilation and evaluations left out); measured between two training logs when
+  the trainer has no rate;
 * the run's configuration as text (tag ``config``), when `run_config` is set.
 
 View with ``tensorboard --logdir <workdir>``.
@@ -119,7 +121,11 @@ class TensorBoardCallback(FlaxTrainingCallback):
             if learning_rate is not None:
                 scalars["learning_rate"] = float(np.asarray(trainer.distributor.unreplicate(learning_rate)))
             now = time.monotonic()
-            if self._last_log is not None and step > self._last_log[0] and now > self._last_log[1]:
+            rate = getattr(trainer, "steps_per_sec", None)
+            if rate is not None:
+                if rate > 0:
+                    scalars["steps_per_sec"] = rate
+            elif self._last_log is not None and step > self._last_log[0] and now > self._last_log[1]:
                 scalars["steps_per_sec"] = (step - self._last_log[0]) / (now - self._last_log[1])
             self._last_log = (step, now)
         self.write_scalars(scalars, step, prefix)

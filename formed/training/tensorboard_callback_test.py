@@ -1,4 +1,5 @@
 import optax
+import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
 from formed.training._testing import TinyClassifier, list_loader, make_records
@@ -51,3 +52,43 @@ def test_set_workdir_only_fills_a_missing_directory(tmp_path):
     configured = TensorBoardCallback(directory="elsewhere")
     configured.set_workdir(str(tmp_path))
     assert configured.directory == "elsewhere"
+
+
+def test_steps_per_sec_is_the_rate_the_progress_line_shows(tmp_path):
+    from formed.training.callbacks import FlaxTrainingCallback
+
+    class Clock(FlaxTrainingCallback):
+        """A fake clock: each step takes 0.1 s, each evaluation 5 s (left out of the rate)."""
+
+        def __init__(self):
+            self.now = 1000.0
+            self.seen = []
+
+        def __call__(self):
+            return self.now
+
+        def on_batch_start(self, trainer, model, state, epoch):
+            self.now += 0.1
+
+        def on_eval_start(self, trainer, model, state):
+            self.now += 5.0
+
+        def on_log(self, trainer, model, state, metrics, prefix=""):
+            if prefix == trainer.train_prefix:
+                self.seen.append((trainer.global_step, trainer.steps_per_sec, trainer._progress.render()))
+
+    clock = Clock()
+    trainer = FlaxTrainer(
+        train_dataloader=list_loader(8), val_dataloader=list_loader(32),
+        engine=DefaultFlaxTrainingEngine(optimizer=optax.sgd(0.1)),
+        callbacks=[TensorBoardCallback(directory=str(tmp_path)), clock], max_epochs=2,
+        logging_strategy="step", logging_interval=4, progress=False, clock=clock,
+    )
+    trainer.train(TinyClassifier(), make_records(64), make_records(32))
+    logged = {event.step: event.value for event in _load(tmp_path).Scalars("train/steps_per_sec")}
+    assert sorted(logged) == [4, 8, 12, 16]  # step 1 has no rate yet: its time is compilation
+    assert {step for step, _, _ in clock.seen} >= set(logged)
+    for step, rate, line in clock.seen:
+        if step in logged:
+            assert logged[step] == pytest.approx(rate, rel=1e-6) and rate == pytest.approx(10.0)
+            assert "10.0 steps/s" in line

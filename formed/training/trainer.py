@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import time
 from typing import Any, Callable, Generic, Iterable, Literal, Sequence, TypeVar
 
 import jax
@@ -30,6 +31,7 @@ from formed.training.distributors import BaseDistributor, SingleDeviceDistributo
 from formed.training.engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine, get_loss
 from formed.training.exceptions import NonFiniteLossError, StopEarly
 from formed.training.metrics import IEvaluator
+from formed.training.profiling import ProfileCallback, check_profile_steps
 from formed.training.progress import ProgressBar
 from formed.training.state import TrainState
 
@@ -63,7 +65,12 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         logging_first_step: also log after the first step.
         train_prefix: prefix of training metric names in logs (``"train/loss"``).
         val_prefix: prefix of validation metric names (``"val/loss"``).
-        progress: show a progress bar (on stderr).
+        progress: show progress on stderr: a line redrawn in place on a terminal, else a
+            logged line every `progress_interval` seconds and one per evaluation.
+        progress_interval: seconds between progress lines when stderr is not a terminal.
+        profile_steps: ``(start, stop)``: record a `jax.profiler` trace of those steps (counted
+            from 1) for TensorBoard's profile plugin (see `formed.training.profiling`).
+        clock: seconds from any origin, for the progress rate (tests pass a fake clock).
 
     Example::
 
@@ -91,6 +98,9 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         train_prefix: str = "train/",
         val_prefix: str = "val/",
         progress: bool = True,
+        progress_interval: float = 10.0,
+        profile_steps: tuple[int, int] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         for name, strategy in (("eval_strategy", eval_strategy), ("logging_strategy", logging_strategy)):
             if strategy not in ("epoch", "step"):
@@ -112,12 +122,26 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         self.train_prefix = train_prefix
         self.val_prefix = val_prefix
         self.progress = progress
+        if not progress_interval > 0:
+            raise ValueError(f"progress_interval must be a positive number of seconds, got {progress_interval!r}")
+        self.progress_interval = progress_interval
+        self.clock = clock
+        self.profile_steps = check_profile_steps(profile_steps) if profile_steps is not None else None
+        if self.profile_steps is not None:
+            self.callbacks.append(ProfileCallback(self.profile_steps))
         # Host-side counters: callbacks read these instead of waiting for `state.step`.
         self.global_step = 0
         self.epoch = 0
         self.steps_per_epoch = 0
         self._compiled: _CompiledSteps | None = None
         self._losses: _LossSum | None = None
+        self._progress: ProgressBar | None = None
+
+    @property
+    def steps_per_sec(self) -> float | None:
+        """Training steps per second over recent steps, as the progress line shows it
+        (compilation and evaluations left out); None outside `train`."""
+        return None if self._progress is None else self._progress.rate
 
     def compiled_steps(self, state: TrainState) -> _CompiledSteps:
         """The train and eval steps compiled for states shaped like `state` (cached).
@@ -217,7 +241,9 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         """Evaluates (if `val_dataset`) then logs training metrics (if `losses`), in hook order."""
         if val_dataset is not None:
             self.check_finite()  # a diverged model's metrics would be logged and compared
-            progress.set_metrics(self._validate(model, state, val_dataset), self.val_prefix)
+            progress.start_evaluation()
+            metrics = self._validate(model, state, val_dataset)
+            progress.end_evaluation(metrics, self.val_prefix, epoch=self.epoch)
         if losses is not None:
             progress.set_metrics(self._log_train(model, state, losses), self.train_prefix)
         progress.refresh()
@@ -270,8 +296,12 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         train_step, as_state = steps.train_step, steps.as_state
         dynamic = distributor.replicate(_dynamic_fields(state))
         state = as_state(dynamic)
-        progress = ProgressBar(
-            self.max_epochs * steps_per_epoch, initial=start_step, enabled=self.progress and distributor.process_index == 0
+        progress = self._progress = ProgressBar(
+            self.max_epochs * steps_per_epoch,
+            initial=start_step,
+            enabled=self.progress and distributor.process_index == 0,
+            log_interval=self.progress_interval,
+            clock=self.clock,
         )
         losses = self._losses = _LossSum(distributor, getattr(self.engine, "step_metrics", ()))
         for callback in self.callbacks:
@@ -314,8 +344,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
             self.check_finite()
         except StopEarly as stop:
             self.check_finite()
-            if progress.enabled:
-                progress.stream.write(f"\nstopping early: {stop}\n")
+            progress.message(f"stopping early: {stop}")
         finally:
             progress.close()
             close = getattr(train_batches, "close", None)
