@@ -10,11 +10,20 @@ cases train the Equinox LSTM classifier (`formed.equinox`) at both sizes with `F
 their batches from the same prefetching `DataLoader`; the trainer's compiled step is warmed up
 first, so the timings exclude compilation. Rounds alternate between the two loops and the best
 round of each is kept, to damp the noise of a shared machine.
+
+Every feature of the engine is off in those cases. Two more (``*_accum4_clip_ema``) switch on
+gradient accumulation (k=4), clipping by global norm and an EMA of the parameters, against a
+hand-written loop that does the same with optax (`optax.MultiSteps`, `optax.clip_by_global_norm`)
+and its own EMA update. ``tiny_b8_l16_progress_terminal`` compares the trainer drawing its
+progress line on a (fake) terminal with the same trainer drawing nothing: the cost of the drawing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import sys
 import time
 from typing import Any
 
@@ -59,6 +68,12 @@ EQUINOX_CASES = {
     "equinox_lstm_b32_l64": dict(batch_size=32, length=64, model=EQUINOX_MODEL),
     "equinox_lstm_b8_l16": dict(batch_size=8, length=16, model=EQUINOX_MODEL),
 }
+
+
+# Accumulation, clipping and EMA together, on each Flax case.
+FEATURES = dict(accumulation_steps=4, clip_by_global_norm=1.0, ema_decay=0.99)
+FEATURE_CASES = {f"{name}_accum4_clip_ema": name for name in CASES}
+PROGRESS_CASES = {"tiny_b8_l16_progress_terminal": "tiny_b8_l16"}
 
 
 def make_batches(num: int, batch_size: int, length: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -110,6 +125,47 @@ def hand_written(model: nnx.Module, batches: list[Any], tx: optax.GradientTransf
     return len(batches) / (time.perf_counter() - start), params
 
 
+def hand_written_features(
+    model: nnx.Module, batches: list[Any], accumulation_steps: int, clip_by_global_norm: float, ema_decay: float
+) -> tuple[float, Any]:
+    """The hand-written loop with accumulation, clipping and an EMA of the parameters, written
+    as a user would with optax alone; its steps per second and final parameters."""
+    model.train()
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    tx = optax.MultiSteps(optax.chain(optax.clip_by_global_norm(clip_by_global_norm), optax.adam(1e-3)), accumulation_steps)
+
+    def step(params: Any, rest: Any, opt_state: Any, ema: Any, batch: Any) -> tuple[Any, Any, Any, Any, jax.Array]:
+        model = nnx.merge(graphdef, params, rest)
+        loss, grads = nnx.value_and_grad(lambda m: m(batch).loss)(model)
+        _, _, rest = nnx.split(model, nnx.Param, ...)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        updated = opt_state.mini_step == 0
+        ema = jax.tree.map(lambda e, p: jax.numpy.where(updated, ema_decay * e + (1 - ema_decay) * p, e), ema, params)
+        return params, rest, opt_state, ema, loss
+
+    step = jax.jit(step, donate_argnums=(0, 1, 2, 3))
+    copy = lambda tree: jax.tree.map(lambda x: x.copy(), tree)  # noqa: E731
+    jax.block_until_ready(step(copy(params), copy(rest), tx.init(params), copy(params), batches[0]))
+    params, rest, opt_state, ema = copy(params), copy(rest), tx.init(params), copy(params)
+    iterator = loader()(batches)
+    start = time.perf_counter()
+    for batch in iterator:
+        params, rest, opt_state, ema, loss = step(params, rest, opt_state, ema, batch)
+    jax.block_until_ready(params)
+    return len(batches) / (time.perf_counter() - start), params
+
+
+class _Terminal(io.TextIOBase):
+    """A terminal that shows nothing: rich draws to it as to a real one."""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
 class LoopTimer(FlaxTrainingCallback):
     """Times the trainer's step loop: from the start of training to the end of the last epoch,
     with the device finished (the same span as the hand-written loop's timing)."""
@@ -159,36 +215,59 @@ def hand_written_equinox(model: eqx.Module, batches: list[Any], tx: optax.Gradie
     return len(batches) / (time.perf_counter() - start), eqx.filter(model, eqx.is_inexact_array)
 
 
-def run_case(name: str, steps: int, rounds: int) -> float:
-    equinox = name in EQUINOX_CASES
-    case = EQUINOX_CASES[name] if equinox else CASES[name]
-    batches = make_batches(steps, case["batch_size"], case["length"])
-    model = make_equinox_model(case["model"]) if equinox else make_model(case["model"])
-    tx = optax.adam(1e-3)
-    trainer = FlaxTrainer(
+def _trainer(engine: Any, progress: bool = False) -> FlaxTrainer:
+    return FlaxTrainer(
         train_dataloader=loader(),
-        engine=EquinoxTrainingEngine(optimizer=tx) if equinox else DefaultFlaxTrainingEngine(optimizer=tx),
+        engine=engine,
         max_epochs=1,
         logging_strategy="epoch",
         logging_first_step=False,
-        progress=False,
+        progress=progress,
         callbacks=[LoopTimer()],
     )
-    trainer.train(model, batches[:3])  # compiles the step
+
+
+def run_case(name: str, steps: int, rounds: int) -> float:
+    equinox = name in EQUINOX_CASES
+    features = name in FEATURE_CASES
+    progress = name in PROGRESS_CASES
+    base = FEATURE_CASES.get(name) or PROGRESS_CASES.get(name) or name
+    case = EQUINOX_CASES[name] if equinox else CASES[base]
+    batches = make_batches(steps, case["batch_size"], case["length"])
+    model = make_equinox_model(case["model"]) if equinox else make_model(case["model"])
+    tx = optax.adam(1e-3)
+    if equinox:
+        engine = EquinoxTrainingEngine(optimizer=tx)
+    else:
+        engine = DefaultFlaxTrainingEngine(optimizer=tx, **(FEATURES if features else {}))
+    trainer = _trainer(engine, progress=progress)
+    baseline_trainer = _trainer(DefaultFlaxTrainingEngine(optimizer=tx)) if progress else None
+    # A terminal for the progress case (the bar draws on stderr); no effect on the others.
+    terminal = contextlib.redirect_stderr(_Terminal()) if progress else contextlib.nullcontext()
+    with terminal:
+        trainer.train(model, batches[:3])  # compiles the step
+    if baseline_trainer is not None:
+        baseline_trainer.train(model, batches[:3])
     best_trainer = best_hand = 0.0
     key = trainer.engine.create_state(None, trainer, model).key if equinox else None
     for _ in range(rounds):
         if equinox:
             hand_rate, hand_params = hand_written_equinox(model, batches, tx, key)
+        elif features:
+            hand_rate, hand_params = hand_written_features(model, batches, **FEATURES)
+        elif progress:
+            hand_rate, hand_params = with_trainer(baseline_trainer, model, batches)
         else:
             hand_rate, hand_params = hand_written(model, batches, tx)
-        trainer_rate, trainer_params = with_trainer(trainer, model, batches)
+        with (contextlib.redirect_stderr(_Terminal()) if progress else contextlib.nullcontext()):
+            trainer_rate, trainer_params = with_trainer(trainer, model, batches)
         best_hand, best_trainer = max(best_hand, hand_rate), max(best_trainer, trainer_rate)
     # Same updates in the same order: the two loops must agree, or the comparison is void.
     difference = max(float(np.max(np.abs(a - b))) for a, b in zip(jax.tree.leaves(hand_params), jax.tree.leaves(trainer_params)))
     ratio = best_trainer / best_hand
+    baseline = "progress off" if progress else "hand-written"
     print(
-        f"{name}: hand-written {best_hand:8.1f} steps/s | FlaxTrainer {best_trainer:8.1f} steps/s | "
+        f"{name}: {baseline} {best_hand:8.1f} steps/s | FlaxTrainer {best_trainer:8.1f} steps/s | "
         f"ratio {ratio:.3f} | max |param difference| {difference:.2e}",
         flush=True,
     )
@@ -199,9 +278,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500, help="steps per timed loop")
     parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; the best of each is kept")
-    parser.add_argument("--case", choices=sorted([*CASES, *EQUINOX_CASES]), action="append", help="run only these cases")
+    every_case = [*CASES, *FEATURE_CASES, *PROGRESS_CASES, *EQUINOX_CASES]
+    parser.add_argument("--case", choices=sorted(every_case), action="append", help="run only these cases")
     args = parser.parse_args()
-    for name in args.case or [*CASES, *EQUINOX_CASES]:
+    for name in args.case or every_case:
         run_case(name, args.steps, args.rounds)
 
 

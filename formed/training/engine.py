@@ -93,7 +93,7 @@ class DefaultFlaxTrainingEngine(FlaxTrainingEngine[ModelInputT, ModelOutputT, Mo
             final metrics, use it.
         compute_dtype: mixed precision (e.g. ``"bfloat16"``): the step casts the float32
             parameters and floating inputs to this dtype, and reads the loss in float32;
-            parameters and optimizer state stay float32.
+            parameters and optimizer state stay float32. ``"float32"`` (or None) casts nothing.
 
     Every training step also computes the global norm of the gradient (before clipping),
     logged as ``train/grad_norm``.
@@ -123,7 +123,9 @@ class DefaultFlaxTrainingEngine(FlaxTrainingEngine[ModelInputT, ModelOutputT, Mo
             optimizer, accumulation_steps=accumulation_steps, clip_by_global_norm=clip_by_global_norm, clip=clip
         )
         self.ema_decay = check_decay(ema_decay)
-        self.precision = MixedPrecision(compute_dtype) if compute_dtype is not None else None
+        policy = MixedPrecision(compute_dtype) if compute_dtype is not None else None
+        # float32 compute is no policy at all: nothing to cast.
+        self.precision = None if policy is None or policy.compute_dtype == jnp.float32 else policy
 
     def create_state(self, rngs: RngsLike | None, trainer: FlaxTrainer, model: nnx.Module) -> TrainState:
         del rngs, trainer  # The model's parameters and RNG streams already exist.
