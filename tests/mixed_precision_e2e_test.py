@@ -18,9 +18,18 @@ DEFAULT_CONFIG = os.path.join(train_binary.REPO_ROOT, "formed", "training", "con
 
 def test_bfloat16_training_keeps_float32_parameters_and_reaches_the_accuracy(tmp_path) -> None:
     workdir = str(tmp_path / "workdir")
-    train_binary.run_train(
-        *train_binary.tiny_flags(workdir, "--config.trainer.engine.compute_dtype=bfloat16", "--config.trainer.max_epochs=4", config=DEFAULT_CONFIG)
+    config = tmp_path / "bfloat16_config.py"
+    config.write_text(
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('default_config', {DEFAULT_CONFIG!r})\n"
+        "default_config = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(default_config)\n\n\n"
+        "def get_config():\n"
+        "    config = default_config.get_config()\n"
+        "    config.trainer.engine.compute_dtype = 'bfloat16'\n"
+        "    return config\n"
     )
+    train_binary.run_train(*train_binary.tiny_flags(workdir, "--config.trainer.max_epochs=4", config=str(config)))
     with open(os.path.join(workdir, "config.json"), encoding="utf-8") as file:
         assert json.load(file)["trainer"]["engine"]["compute_dtype"] == "bfloat16"
     with open(os.path.join(workdir, "metrics.json"), encoding="utf-8") as file:

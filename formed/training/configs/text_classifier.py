@@ -54,11 +54,9 @@ def get_config() -> ml_collections.ConfigDict:
                     end_value=1e-4,
                 ),
                 weight_decay=1e-4,
-            ),
-            # Micro-batches per update, and the dtype the step computes in ("bfloat16": mixed
-            # precision). More keys: clip_by_global_norm=1.0, clip=0.1, ema_decay=0.999.
-            accumulation_steps=1,
-            compute_dtype="float32",
+            )
+            # More keys (README, "The engine's options"): accumulation_steps=4,
+            # clip_by_global_norm=1.0, clip=0.1, ema_decay=0.999, compute_dtype="bfloat16".
         ),
         # "data_parallel" splits each batch over every device of every process (see README).
         distributor=dict(type="single"),
