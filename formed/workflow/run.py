@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 from absl import flags
 from ml_collections import config_flags
@@ -40,9 +41,19 @@ def _print_plan(workflow: Workflow, force: list[str]) -> None:
     print(f"plan of workflow {workflow.name} (cache {workflow.cache.root}): {running} of {len(planned)} steps would run")  # type: ignore[union-attr]
     width = max(len(step.name) for step in planned)
     for step in planned:
-        where = workflow.cache.path_for(step.fingerprint) if step.action == "cached" else step.reason  # type: ignore[union-attr]
+        where = result_location(workflow.cache.path_for(step.fingerprint)) if step.action == "cached" else step.reason  # type: ignore[union-attr]
         print(f"  {step.name.ljust(width)}  {'would run' if step.action == 'run' else step.action:9}  {where}")
     print("nothing would run: every step is cached" if running == 0 else "dry run: nothing was run", flush=True)
+
+
+def result_location(path: Path | None) -> Path | None:
+    """What to show of a cached result at `path`: its artifact's one file (``artifact.json``,
+    ``predictions.jsonl``), else its artifact directory (e.g. an exported model)."""
+    if path is None:
+        return None
+    artifact = path / "artifact"
+    files = list(artifact.iterdir()) if artifact.is_dir() else []
+    return files[0] if len(files) == 1 and files[0].is_file() else artifact
 
 
 def _reporter(workflow: Workflow):  # noqa: ANN202
@@ -54,10 +65,10 @@ def _reporter(workflow: Workflow):  # noqa: ANN202
         if step.status == "running":
             print(f"{prefix}  running ({step.reason})", flush=True)
         elif step.status == "ran":
-            where = f" -> {step.path}" if step.path else ""
+            where = f" -> {result_location(step.path)}" if step.path else ""
             print(f"{prefix}  ran in {step.seconds:.1f} s{where}", flush=True)
         elif step.status == "cached":
-            print(f"{prefix}  cached -> {step.path}", flush=True)
+            print(f"{prefix}  cached -> {result_location(step.path)}", flush=True)
         elif step.status == "failed":
             print(f"{prefix}  failed ({step.reason})", flush=True)
         else:
