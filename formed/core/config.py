@@ -20,10 +20,12 @@ Every error is a `ConfigurationError` that names the full path of the offending 
 from __future__ import annotations
 
 import collections.abc
+import copy
 import importlib
 import inspect
 import types
 import typing
+import weakref
 from typing import Any, Callable, Mapping, TypeVar, Union
 
 from formed.core.registrable import Registrable, RegistrationError, closest_name, unknown_name_message
@@ -259,7 +261,37 @@ def _build_class(cls: type, value: Any, path: str) -> Any:
             )
     elif TYPE_KEY in config and TYPE_KEY not in _parameters(cls):
         raise ConfigurationError(_join(path, TYPE_KEY), f"{cls.__name__} is not registrable; remove the 'type' key")
-    return _construct(target, config, path)
+    built = _construct(target, config, path)
+    if getattr(target, "remembers_config", False):
+        remember_config(built, value)
+    return built
+
+
+# The config each registrable object was built from, by object id (dropped with the object).
+_BUILT_FROM: dict[int, dict[str, Any]] = {}
+
+
+def remember_config(obj: Any, config: Mapping[str, Any]) -> None:
+    """Records that `obj` is what `config` builds (a copy of `config` is kept while `obj` lives),
+    so that `config_of(obj)` can rebuild its structure, e.g. to load saved parameters into."""
+    key = id(obj)
+    try:
+        weakref.finalize(obj, _BUILT_FROM.pop, key, None)
+    except TypeError:  # not weak-referenceable: cannot know when it goes, so do not record
+        return
+    _BUILT_FROM[key] = copy.deepcopy(dict(config))
+
+
+def config_of(obj: Any) -> dict[str, Any] | None:
+    """The config `from_config` built `obj` from (with its ``type``), if it did and `obj`'s class
+    sets ``remembers_config = True`` (as `formed.modules.BaseFlaxModel` does: a saved model is
+    rebuilt from its config).
+
+    >>> config_of(from_config(FlaxTrainingCallback, {"type": "evaluation", ...}))  # doctest: +SKIP
+    {'type': 'evaluation', ...}
+    """
+    config = _BUILT_FROM.get(id(obj))
+    return copy.deepcopy(config) if config is not None else None
 
 
 def _parameters(cls: type) -> dict[str, inspect.Parameter]:

@@ -40,6 +40,10 @@ class BaseFlaxModel(nnx.Module, Registrable, Generic[ModelInputT, ModelOutputT, 
     write for each record is the model's `readable_output`, which a model may override.
     """
 
+    #: `formed.core.from_config` records the config a model is built from (`formed.core.config_of`),
+    #: so that a saved model can be rebuilt from it and its parameters loaded by name.
+    remembers_config = True
+
     def __call__(self, inputs: ModelInputT, params: ModelParamsT | None = None) -> ModelOutputT:
         """Runs the forward pass on one batch."""
         raise NotImplementedError(f"{type(self).__name__} must implement __call__(inputs, params=None)")

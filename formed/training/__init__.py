@@ -25,10 +25,14 @@ from formed.training.metrics import (
     Recall,
 )
 from formed.training.mlflow_callback import MlflowCallback
+from formed.training.model_directory import export_model, load_model
+from formed.training.model_formats import FlaxNnxFormat, ModelFormat, format_of
+from formed.training.predictor import Predictor
 from formed.training.optimizers import build_optimizer, build_schedule, learning_rate_of, training_optimizer
 from formed.training.precision import MixedPrecision
 from formed.training.profiling import ProfileCallback
 from formed.training.progress import ProgressBar
+from formed.training.report import metrics_table, training_summary
 from formed.training.state import TrainState
 from formed.training.tensorboard_callback import TensorBoardCallback
 from formed.training.trainer import FlaxTrainer
@@ -49,6 +53,7 @@ __all__ = [
     "EquinoxTrainingEngine",
     "EvaluationCallback",
     "FBeta",
+    "FlaxNnxFormat",
     "FlaxTrainer",
     "FlaxTrainingCallback",
     "FlaxTrainingEngine",
@@ -56,10 +61,12 @@ __all__ = [
     "MeanSquaredError",
     "MixedPrecision",
     "MlflowCallback",
+    "ModelFormat",
     "MultiEvaluator",
     "MulticlassAccuracy",
     "NonFiniteLossError",
     "Precision",
+    "Predictor",
     "ProcessGroupError",
     "ProfileCallback",
     "ProgressBar",
@@ -74,9 +81,14 @@ __all__ = [
     "build_schedule",
     "ema_init",
     "ema_update",
+    "export_model",
+    "format_of",
     "import_user_code",
     "initialize_processes",
     "learning_rate_of",
+    "load_model",
+    "metrics_table",
     "training_optimizer",
+    "training_summary",
     "write_json_atomically",
 ]

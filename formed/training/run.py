@@ -113,6 +113,18 @@ def model_base_of(trainer: FlaxTrainer) -> type:
     return getattr(trainer.engine, "model_base", BaseFlaxModel)
 
 
+def model_base_for(config: Mapping[str, Any]) -> type:
+    """The registry of a resolved config's model, from its ``trainer.engine`` (without building
+    the rest of the trainer)."""
+    from formed.training.engine import FlaxTrainingEngine
+
+    engine_config = config.get("trainer", {}).get("engine") if isinstance(config.get("trainer"), Mapping) else None
+    if engine_config is None:
+        return BaseFlaxModel
+    engine = from_config(FlaxTrainingEngine, engine_config, path="trainer.engine")
+    return getattr(engine, "model_base", BaseFlaxModel)
+
+
 def build_model(config: Mapping[str, Any], model_base: type = BaseFlaxModel) -> Any:
     """The model of a resolved config, a registered `model_base`, initialised with its ``seed``."""
     with use_rngs(int(config.get("seed", 0))):

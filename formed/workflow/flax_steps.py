@@ -7,55 +7,56 @@
     }
 
 ``flax::train`` returns the trained model, which `FlaxModelFormat` (the default format of every
-`BaseFlaxModel`) caches as its graph definition and state, so a rerun of the workflow reads the
-trained model back instead of training again. ``flax::evaluate`` returns a dict of metrics.
+`BaseFlaxModel`) caches in the layout of an exported model (`formed.training.load_model` reads
+the parameters by name), so a rerun of the workflow reads the trained model back instead of
+training again. ``flax::evaluate`` returns a dict of metrics.
 """
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from flax import nnx
 
+from formed.core import config_of, remember_config
 from formed.core.random import use_rngs
 from formed.data import DataLoader
 from formed.modules.model import BaseFlaxModel
 from formed.training.metrics import BaseEvaluator, IEvaluator
+from formed.training.model_directory import MODEL_FILE, read_model_files, write_model_files
 from formed.training.trainer import FlaxTrainer
-from formed.workflow import function_pickler
 from formed.workflow.context import current_step
 from formed.workflow.format import Format
 from formed.workflow.step import step
 from formed.workflow.step_training import train_in_step
 
-_MODEL_FILE = "model.pkl"
 
 
 @Format.register("flax_model")
 class FlaxModelFormat(Format[BaseFlaxModel]):
-    """Writes a `BaseFlaxModel` as its ``nnx.split`` graph definition and state (one pickle).
+    """Writes a `BaseFlaxModel` in the exported-model layout of `formed.training.model_directory`:
+    ``formed_model.json``, the config it was built from (``config.json``, when `from_config` or
+    a workflow step built it) and its parameters by name (``params/``, orbax).
 
-    The graph definition refers to the model's classes by import path, so reading needs the
-    modules that define them importable (as for any pickle); the state carries every variable:
-    parameters, RNG streams, batch statistics.
+    Reading rebuilds the model from its config (its registered classes must be imported) and
+    loads the parameters by name; a model built in code has no config, and only then is its
+    structure pickled. Non-parameter variables (RNG streams) start afresh.
     """
 
     def write(self, artifact: BaseFlaxModel, directory: Path) -> None:
         if not isinstance(artifact, nnx.Module):
             raise TypeError(f"FlaxModelFormat writes nnx modules, got {type(artifact).__name__}")
-        graphdef, state = nnx.split(artifact)
-        with open(Path(directory) / _MODEL_FILE, "wb") as file:
-            function_pickler.dump({"graphdef": graphdef, "state": state}, file)
+        config = config_of(artifact)
+        write_model_files(str(directory), artifact, None if config is None else {"model": config})
 
     def read(self, directory: Path) -> BaseFlaxModel:
-        path = Path(directory) / _MODEL_FILE
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no model saved here by FlaxModelFormat")
-        with open(path, "rb") as file:
-            saved = pickle.load(file)
-        return nnx.merge(saved["graphdef"], saved["state"])
+        if not (Path(directory) / MODEL_FILE).exists():
+            raise FileNotFoundError(f"{Path(directory) / MODEL_FILE}: no model saved here by FlaxModelFormat")
+        model, config, _, _ = read_model_files(str(directory))
+        if config is not None:
+            remember_config(model, config["model"])
+        return model
 
     @classmethod
     def is_default_of(cls, obj: Any) -> bool:
@@ -91,7 +92,11 @@ def train_flax_model(
             state = train_in_step(context, trainer, model, train_dataset, val_dataset, rngs)
         else:
             state = trainer.train(model, train_dataset, val_dataset, rngs=rngs)
-    return state.to_model()
+    trained = state.to_model()
+    config = config_of(model)
+    if config is not None:  # FlaxModelFormat saves the trained copy by the same config
+        remember_config(trained, config)
+    return trained
 
 
 @step("flax::evaluate")

@@ -99,7 +99,7 @@ def test_the_format_is_the_default_for_flax_models_and_round_trips_every_variabl
 
 
 def test_reading_a_directory_without_a_model_names_the_file(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="model.pkl"):
+    with pytest.raises(FileNotFoundError, match="formed_model.json"):
         FlaxModelFormat().read(tmp_path)
 
 

@@ -1,0 +1,54 @@
+"""The `evaluate` binary: a trained model's metrics on a labelled file.
+
+    tools/bazel run //formed/training:evaluate -- --run=/tmp/runs/a --input=test.jsonl [--output=metrics.json]
+
+``--run`` is a run's work directory (``--checkpoint=best|latest|<step>``) or an exported model.
+The metrics are those of the run's own evaluators (its config's evaluation callbacks) and the
+mean loss, computed as the run computed its validation metrics; they are printed as a table and,
+with ``--output``, written as JSON (under a temporary name, then renamed).
+"""
+
+from __future__ import annotations
+
+import os
+
+from absl import flags
+
+from formed.training import cli
+from formed.training.model_directory import load_model
+from formed.training.records import SkipCounter, read_records
+from formed.training.report import metrics_table
+from formed.training.json_files import write_json_atomically
+
+_RUN = flags.DEFINE_string("run", None, "A run's work directory or an exported model directory.")
+_INPUT = flags.DEFINE_string("input", None, "Labelled JSONL, CSV or TSV records.")
+_OUTPUT = flags.DEFINE_string("output", None, "Also write the metrics to this JSON file.")
+_FORMAT = flags.DEFINE_enum("format", None, ["jsonl", "csv", "tsv"], "The input's format (default: from its extension).")
+_CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "Of a run: 'best', 'latest' or a step number.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Records per forward pass (when the run's config has no val_dataloader).")
+_SKIP = flags.DEFINE_bool("skip_malformed", False, "Skip (and count) malformed input lines instead of stopping.")
+flags.mark_flags_as_required(["run", "input"])
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    checkpoint = _CHECKPOINT.value
+    predictor = load_model(_RUN.value, checkpoint=int(checkpoint) if checkpoint.isdigit() else checkpoint, batch_size=_BATCH_SIZE.value)
+    skipped = SkipCounter() if _SKIP.value else None
+    records = read_records(_INPUT.value, _FORMAT.value, skipped)
+    metrics = predictor.evaluate(records, source=_INPUT.value)
+    step = predictor.info.get("step")
+    print(f"{predictor.info.get('source')}" + (f" (step {step})" if step is not None else "") + f" on {_INPUT.value}: {len(records)} records")
+    if skipped is not None and skipped.count:
+        print(f"skipped {skipped.count} malformed line(s)")
+    print(metrics_table({os.path.basename(_INPUT.value): metrics}), flush=True)
+    if _OUTPUT.value:
+        write_json_atomically(
+            os.path.abspath(_OUTPUT.value),
+            {"metrics": metrics, "input": os.path.abspath(_INPUT.value), "records": len(records),
+             "skipped": skipped.count if skipped else 0, "model": predictor.info.get("source"), "step": step},
+        )
+
+
+if __name__ == "__main__":
+    cli.main(main, path_flags=("run", "input", "output"))
