@@ -17,6 +17,7 @@ from formed.equinox.encoders import (
 )
 from formed.equinox.feedforward import FeedForward
 from formed.equinox.model import BaseEquinoxModel
+from formed.equinox.params import load_named_params, named_params
 from formed.equinox.text_classifier import ClassifierOutput, TextClassifier
 from formed.equinox.vectorizers import BagOfEmbeddingsSequenceVectorizer, BaseSequenceVectorizer
 
@@ -38,5 +39,7 @@ __all__ = [
     "TextClassifier",
     "TokenEmbedder",
     "TransformerSequenceEncoder",
+    "load_named_params",
+    "named_params",
     "resolve_key",
 ]
