@@ -209,7 +209,6 @@ def test_tensorboard_server_serves_the_scalars(run: dict[str, object], tmp_path:
     workdir = str(run["workdir"])
     expected_tags = {
         "train/loss",
-        "train/grad_norm",
         "train/learning_rate",
         "train/steps_per_sec",
         "val/loss",

@@ -94,17 +94,18 @@ class DefaultFlaxTrainingEngine(FlaxTrainingEngine[ModelInputT, ModelOutputT, Mo
         compute_dtype: mixed precision (e.g. ``"bfloat16"``): the step casts the float32
             parameters and floating inputs to this dtype, and reads the loss in float32;
             parameters and optimizer state stay float32. ``"float32"`` (or None) casts nothing.
+        log_grad_norm: compute the gradient's global norm (before clipping) in every step,
+            logged as ``train/grad_norm``. By default only when the engine clips (the clipping
+            computes it anyway): on a small model the extra reduction costs the step about 15%.
 
-    Every training step also computes the global norm of the gradient (before clipping),
-    logged as ``train/grad_norm``.
+    With clipping (or ``log_grad_norm=True``) every training step also computes the global
+    norm of the gradient (before clipping), logged as ``train/grad_norm``.
 
     Example::
 
         engine = DefaultFlaxTrainingEngine(loss="loss", optimizer=optax.adamw(1e-3),
                                            accumulation_steps=4, clip_by_global_norm=1.0)
     """
-
-    step_metrics = ("grad_norm",)
 
     def __init__(
         self,
@@ -115,6 +116,7 @@ class DefaultFlaxTrainingEngine(FlaxTrainingEngine[ModelInputT, ModelOutputT, Mo
         clip: float | None = None,
         ema_decay: float | None = None,
         compute_dtype: str | None = None,
+        log_grad_norm: bool | None = None,
     ) -> None:
         self.loss = loss
         self.optimizer = optimizer
@@ -126,6 +128,10 @@ class DefaultFlaxTrainingEngine(FlaxTrainingEngine[ModelInputT, ModelOutputT, Mo
         policy = MixedPrecision(compute_dtype) if compute_dtype is not None else None
         # float32 compute is no policy at all: nothing to cast.
         self.precision = None if policy is None or policy.compute_dtype == jnp.float32 else policy
+        if log_grad_norm is None:
+            log_grad_norm = clip_by_global_norm is not None or clip is not None
+        self.log_grad_norm = log_grad_norm
+        self.step_metrics = ("grad_norm",) if log_grad_norm else ()
 
     def create_state(self, rngs: RngsLike | None, trainer: FlaxTrainer, model: nnx.Module) -> TrainState:
         del rngs, trainer  # The model's parameters and RNG streams already exist.
@@ -168,7 +174,7 @@ class DefaultFlaxTrainingEngine(FlaxTrainingEngine[ModelInputT, ModelOutputT, Mo
         grads, output = nnx.grad(loss_fn, has_aux=True)(model)
         _, _, *additional = nnx.split(model, nnx.Param, ...)
         grads = trainer.distributor.reduce(grads, "mean")
-        metrics = {"grad_norm": optax.tree.norm(grads)}
+        metrics = {"grad_norm": optax.tree.norm(grads)} if self.log_grad_norm else {}
         state = state.apply_gradients(grads=grads, additional_states=tuple(additional))
         if self.ema_decay is not None:
             ema = ema_update(state.ema_params, state.params, self.ema_decay, applied_update(state.opt_state))

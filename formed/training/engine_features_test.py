@@ -100,11 +100,17 @@ def test_accumulation_steps_must_be_positive():
         ({"optimizer": {"type": "sgd", "learning_rate": 1.0}, "clip_by_global_norm": 0.01}, ("global", 0.01)),
         ({"optimizer": {"type": "sgd", "learning_rate": 1.0}, "clip": 0.001}, ("element", 0.001)),
         (
-            {"optimizer": [{"type": "clip_by_global_norm", "max_norm": 0.02}, {"type": "sgd", "learning_rate": 1.0}]},
+            {
+                "optimizer": [{"type": "clip_by_global_norm", "max_norm": 0.02}, {"type": "sgd", "learning_rate": 1.0}],
+                "log_grad_norm": True,
+            },
             ("global", 0.02),
         ),
         (
-            {"optimizer": {"type": "chain", "transforms": [{"type": "clip", "max_delta": 0.002}, {"type": "sgd", "learning_rate": 1.0}]}},
+            {
+                "optimizer": {"type": "chain", "transforms": [{"type": "clip", "max_delta": 0.002}, {"type": "sgd", "learning_rate": 1.0}]},
+                "log_grad_norm": True,
+            },
             ("element", 0.002),
         ),
     ],
@@ -132,12 +138,20 @@ def test_clipping_bounds_every_update_and_grad_norm_is_logged(engine_config, bou
 def test_grad_norm_is_the_mean_global_norm_of_the_logged_steps():
     records = make_records(32)
     recorder = Recorder()
-    engine = DefaultFlaxTrainingEngine(optimizer=optax.sgd(0.1))
+    engine = DefaultFlaxTrainingEngine(optimizer=optax.sgd(0.1), log_grad_norm=True)
     state = engine.create_state(None, None, TinyClassifier(dropout=0.0))
     batch = list_loader(32)(records)[0]
     expected = float(jax.jit(lambda p: optax.tree.norm(jax.grad(lambda q: _loss(state, q, batch))(p)))(state.params))
     _train(engine, records, batch_size=32, callbacks=[recorder], logging_strategy="step")
     assert recorder.logs[0][2]["grad_norm"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_grad_norm_is_off_without_clipping_unless_asked():
+    recorder = Recorder()
+    _train(DefaultFlaxTrainingEngine(optimizer=optax.sgd(0.1)), make_records(32), batch_size=16, callbacks=[recorder], logging_strategy="step")
+    assert recorder.logs and all("grad_norm" not in metrics for _, _, metrics in recorder.logs)
+    assert DefaultFlaxTrainingEngine(clip=1.0).step_metrics == ("grad_norm",)
+    assert DefaultFlaxTrainingEngine(clip=1.0, log_grad_norm=False).step_metrics == ()
 
 
 def _loss(state, params, batch):
