@@ -16,8 +16,9 @@ from typing import Mapping, Sequence
 import train_binary
 
 DATA_PARALLEL_CONFIG = os.path.join(train_binary.TESTS_DIR, "configs", "tiny_data_parallel.py")
-# A silent peer is declared dead after this long (JAX's default is 100 s).
-HEARTBEAT_TIMEOUT_S = 3
+# A silent peer is declared dead after this long (JAX's default is 100 s): short enough for a
+# test, long enough that a process starved of CPU on a loaded machine is not taken for dead.
+HEARTBEAT_TIMEOUT_S = 10
 
 
 def free_port() -> int:
