@@ -8,10 +8,11 @@ convention ``model(inputs, params=None, *, key=None) -> output`` with the loss i
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import equinox as eqx
 import jax
+import numpy as np
 
 from formed.core import Registrable
 
@@ -41,8 +42,32 @@ class BaseEquinoxModel(eqx.Module, Registrable, Generic[ModelInputT, ModelOutput
                 return jax.vmap(self.linear)(inputs["features"])
     """
 
+    #: `formed.core.from_config` records the config a model is built from (`formed.core.config_of`),
+    #: so that a saved model can be rebuilt from it and its parameters loaded by name.
+    remembers_config = True
+
     def __call__(
         self, inputs: ModelInputT, params: ModelParamsT | None = None, *, key: jax.Array | None = None
     ) -> ModelOutputT:
         """Runs the forward pass on one batch; `key` drives dropout (``None`` in inference mode)."""
         raise NotImplementedError(f"{type(self).__name__} must implement __call__(inputs, params=None, *, key=None)")
+
+    def readable_output(self, output: ModelOutputT, datamodule: Any = None) -> list[dict[str, Any]]:
+        """The output of one batch (host arrays) as one JSON-ready dict per record (what
+        `predict` writes): every array with a batch axis under its name, as for Flax models.
+
+        >>> BaseEquinoxModel.readable_output(None, {"score": np.array([0.5, 1.0]), "loss": np.array(0.1)})
+        [{'score': 0.5}, {'score': 1.0}]
+        """
+        del datamodule
+        if hasattr(output, "_asdict"):
+            named = dict(output._asdict())
+        elif isinstance(output, dict):
+            named = dict(output)
+        else:
+            named = {"output": output}
+        columns = {name: np.asarray(value) for name, value in named.items() if value is not None and np.ndim(value) >= 1}
+        if not columns:
+            return []
+        size = min(len(value) for value in columns.values())
+        return [{name: value[i].tolist() for name, value in columns.items()} for i in range(size)]

@@ -15,6 +15,7 @@ from typing import Any, Mapping, NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from formed.core import determine_ndim
@@ -142,3 +143,17 @@ class TextClassifier(BaseEquinoxModel[Mapping[str, Any], ClassifierOutput, Any])
             targets = optax.smooth_labels(jax.nn.one_hot(jnp.asarray(labels), self.num_classes), self.label_smoothing)
             loss = optax.softmax_cross_entropy(logits, targets).mean()
         return ClassifierOutput(logits=logits, label=label, loss=loss)
+
+    def readable_output(self, output: ClassifierOutput, datamodule: Any = None) -> list[dict[str, Any]]:
+        """Per record: the predicted ``label`` and the ``probabilities`` of every label, by name
+        (the label field's names when `datamodule` is given, else the class ids)."""
+        logits = np.asarray(output.logits, dtype=np.float64)
+        logits = logits - logits.max(axis=-1, keepdims=True)
+        probabilities = np.exp(logits)
+        probabilities /= probabilities.sum(axis=-1, keepdims=True)
+        field = None if datamodule is None else datamodule.fields.get(self.label_field)
+        names = list(field.labels) if field is not None and getattr(field, "labels", None) else list(range(self.num_classes))
+        return [
+            {"label": names[int(label)], "probabilities": {name: float(p) for name, p in zip(names, row)}}
+            for label, row in zip(np.asarray(output.label), probabilities)
+        ]

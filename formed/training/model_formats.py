@@ -18,11 +18,13 @@ from __future__ import annotations
 import abc
 from typing import Any
 
+import equinox as eqx
 import jax
 import numpy as np
 from flax import nnx
 
 from formed.core import Registrable
+from formed.equinox import load_named_params, named_params
 
 NamedParams = dict[str, Any]  # nested {name: {name: ... np.ndarray}}
 
@@ -110,6 +112,28 @@ class FlaxNnxFormat(ModelFormat):
         state.replace_by_pure_dict(restored)
         nnx.update(model, state)
         return model
+
+
+@ModelFormat.register("equinox")
+class EquinoxFormat(ModelFormat):
+    """Equinox models: the floating-point arrays, by their attribute paths
+    (`formed.equinox.named_params`)."""
+
+    @classmethod
+    def handles(cls, model: Any) -> bool:
+        return isinstance(model, eqx.Module)
+
+    def named_params(self, model: Any, params: Any = None) -> NamedParams:
+        return named_params(model if params is None else eqx.combine(params, model))
+
+    def structure(self, model: Any) -> Any:
+        return jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype) if eqx.is_array(x) else x, model)
+
+    def from_structure(self, structure: Any) -> Any:
+        return jax.tree.map(lambda s: jax.numpy.zeros(s.shape, s.dtype) if isinstance(s, jax.ShapeDtypeStruct) else s, structure)
+
+    def load_params(self, model: Any, named: NamedParams) -> Any:
+        return load_named_params(model, named)
 
 
 def format_of(model: Any) -> ModelFormat:

@@ -18,6 +18,7 @@ import queue
 import threading
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+import equinox as eqx
 import jax
 import numpy as np
 from flax import nnx
@@ -65,13 +66,19 @@ class Predictor:
         self.info = dict(info or {})
         self.collator = PaddedCollator(datamodule, lengths="buckets", batch_size=batch_size)
         self.compilations = 0
-        model.eval()
-        graphdef, state = nnx.split(model)
+        if isinstance(model, nnx.Module):
+            model.eval()
+            graphdef, state = nnx.split(model)
+            rebuild = lambda state: nnx.merge(graphdef, state)  # noqa: E731
+        else:  # an Equinox model: dropout off through its `inference` flags
+            self.model = model = eqx.nn.inference_mode(model)
+            state, static = eqx.partition(model, eqx.is_array)
+            rebuild = lambda state: eqx.combine(state, static)  # noqa: E731
         self._state = state
 
         def forward(state: Any, batch: Any) -> Any:
             self.compilations += 1  # runs only while tracing: once per new batch shape
-            return nnx.merge(graphdef, state)(batch)
+            return rebuild(state)(batch)
 
         self._forward = jax.jit(forward)
 
