@@ -10,6 +10,7 @@ and reruns only the steps downstream of the change.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import signal
 
@@ -20,7 +21,7 @@ import workflow_binary as wb
 from formed.training import CheckpointDirectory
 
 NEW_RATE = "--config.steps.train.trainer.engine.optimizer.learning_rate.peak_value=0.02"
-STEPS = ["dataset", "datamodule", "train", "test_metrics"]
+STEPS = ["dataset", "datamodule", "train", "test_metrics", "export", "predictions"]
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +36,19 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def test_a_first_run_runs_every_step_and_a_second_none(setup: dict[str, str]) -> None:
     assert wb.statuses(setup["first"]) == {name: "ran" for name in STEPS}
     results = glob.glob(os.path.join(setup["cache"], "steps", "*", "metadata.json"))
-    assert len(results) == 4
+    assert len(results) == 6
+    predictions = glob.glob(os.path.join(setup["cache"], "steps", "*", "artifact", "predictions.jsonl"))
+    with open(predictions[0], encoding="utf-8") as file:
+        lines = [json.loads(line) for line in file]
+    assert len(lines) == 6 and all({"label", "probabilities"} <= set(line) for line in lines)  # sentences.jsonl
+    assert glob.glob(os.path.join(setup["cache"], "steps", "*", "artifact", "formed_model.json"))  # the export
     assert glob.glob(os.path.join(setup["cache"], "tensorboard", "tiny_workflow-*", "train", "events.out.tfevents.*"))
     assert os.listdir(os.path.join(setup["cache"], "work")) == []  # no unfinished work left
 
     before = wb.tree(setup["cache"])
     second = wb.run_workflow(*wb.tiny_flags(setup["cache"], setup["data"]))
     assert wb.statuses(second.stdout) == {name: "cached" for name in STEPS}
-    assert "nothing to run: all 4 steps are cached" in second.stdout
+    assert "nothing to run: all 6 steps are cached" in second.stdout
     assert wb.tree(setup["cache"]) == before
 
 
@@ -51,9 +57,9 @@ def test_dry_run_plans_without_changing_anything(setup: dict[str, str]) -> None:
     plan = wb.run_workflow(*wb.tiny_flags(setup["cache"], setup["data"], NEW_RATE, "--dry_run")).stdout
     lines = {line.split()[0]: line.split()[1:] for line in plan.splitlines() if line.startswith("  ")}
     assert lines["dataset"][0] == lines["datamodule"][0] == "cached"
-    assert lines["train"] == ["would", "run", "not", "cached"]
-    assert lines["test_metrics"] == ["would", "run", "not", "cached"]
-    assert "2 of 4 steps would run" in plan
+    for name in ("train", "test_metrics", "export", "predictions"):
+        assert lines[name] == ["would", "run", "not", "cached"], name
+    assert "4 of 6 steps would run" in plan
 
     # A changed input file: the data steps (and all that follows) would rerun.
     path = os.path.join(setup["data"], "train.jsonl")
@@ -66,7 +72,7 @@ def test_dry_run_plans_without_changing_anything(setup: dict[str, str]) -> None:
     finally:
         with open(path, "w", encoding="utf-8") as file:
             file.write(original)
-    assert "4 of 4 steps would run" in plan
+    assert "6 of 6 steps would run" in plan
     assert wb.tree(setup["cache"]) == before
 
 
@@ -105,12 +111,19 @@ def test_killed_during_training_a_rerun_resumes_and_runs_only_what_the_change_af
         if process.poll() is None:
             process.kill()
             process.wait(timeout=30)
-    assert len(glob.glob(os.path.join(setup["cache"], "steps", "*", "metadata.json"))) == 4  # nothing new reads as done
+    assert len(glob.glob(os.path.join(setup["cache"], "steps", "*", "metadata.json"))) == 6  # nothing new reads as done
 
     rerun = wb.run_workflow(*flags)
-    assert wb.statuses(rerun.stdout) == {"dataset": "cached", "datamodule": "cached", "train": "ran", "test_metrics": "ran"}
+    assert wb.statuses(rerun.stdout) == {
+        "dataset": "cached",
+        "datamodule": "cached",
+        "train": "ran",
+        "test_metrics": "ran",
+        "export": "ran",
+        "predictions": "ran",
+    }
     assert "train: resuming from " in rerun.stdout
-    assert len(glob.glob(os.path.join(setup["cache"], "steps", "*", "metadata.json"))) == 6
+    assert len(glob.glob(os.path.join(setup["cache"], "steps", "*", "metadata.json"))) == 10
     assert os.listdir(os.path.join(setup["cache"], "work")) == []
     # Two trainings, two TensorBoard runs to compare.
     assert len(glob.glob(os.path.join(setup["cache"], "tensorboard", "tiny_workflow-*", "train"))) == 2

@@ -2,6 +2,7 @@
 
 This is the public API of `//formed/workflow`. Importing it registers every step formed defines
 (``data::load_dataset``, ``data::fit_datamodule``, ``flax::train``, ``flax::evaluate``,
+``flax::predict``, ``flax::export``,
 ``equinox::train``, ``equinox::evaluate``, ``sweep::table``) and their formats, so a workflow
 config can name them without importing anything else first.
 """
@@ -17,15 +18,18 @@ from formed.workflow.step import StepDefinition, get_step, list_steps, step
 from formed.workflow.data_steps import DataModuleFormat, fit_datamodule, load_dataset  # isort: skip
 from formed.workflow.flax_steps import FlaxModelFormat, evaluate_flax_model, train_flax_model  # isort: skip
 from formed.workflow.equinox_steps import EquinoxModelFormat, evaluate_equinox_model, train_equinox_model  # isort: skip
+from formed.workflow.model_steps import ExportedModelFormat, JsonlFormat, export_flax_model, predict_flax_model  # isort: skip
 from formed.workflow.sweep import expand_sweep, tabulate_sweep  # isort: skip
 
 __all__ = [
     "CacheEntry",
     "DataModuleFormat",
     "EquinoxModelFormat",
+    "ExportedModelFormat",
     "FlaxModelFormat",
     "Format",
     "JsonFormat",
+    "JsonlFormat",
     "PickleFormat",
     "PlannedStep",
     "StepCache",
@@ -37,11 +41,13 @@ __all__ = [
     "default_format_for",
     "evaluate_equinox_model",
     "evaluate_flax_model",
+    "export_flax_model",
     "expand_sweep",
     "fit_datamodule",
     "get_step",
     "list_steps",
     "load_dataset",
+    "predict_flax_model",
     "ref",
     "step",
     "tabulate_sweep",

@@ -27,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import logging
 import os
 import shutil
 import time
@@ -43,8 +42,6 @@ from formed.workflow.fingerprint import step_fingerprint
 from formed.workflow.format import default_format_for
 from formed.workflow.refs import is_ref, refs_in, substitute
 from formed.workflow.step import StepDefinition, get_step
-
-logger = logging.getLogger(__name__)
 
 Action = Literal["run", "cached", "skip"]
 
@@ -322,7 +319,6 @@ class Workflow:
                 # Another process sharing the cache finished it while this one waited.
                 return StepReport(name, "cached", fingerprint, cache.path_for(fingerprint), reason="finished by another process")
             started = time.monotonic()
-            logger.info("step %s: running %s", name, definition.name)
             context = self._context(name, fresh)
             if context.work_dir is not None and fresh:
                 shutil.rmtree(context.work_dir, ignore_errors=True)

@@ -19,5 +19,6 @@ _spec.loader.exec_module(tiny_workflow)
 def get_config(data_dir: str | None = None) -> ml_collections.ConfigDict:
     config = tiny_workflow.get_config(data_dir)
     config.steps.train.trainer.max_epochs = 1
+    del config.steps["predictions"], config.steps["export"]  # as the shipped sweep does
     config.sweep = dict(learning_rate_sweep.get_config().sweep, values=RATES)
     return config

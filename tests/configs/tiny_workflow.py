@@ -1,6 +1,6 @@
 """The shipped `text_classifier` workflow, shrunk for end-to-end tests of the `run` binary.
 
-Same steps, dataset family, optimizer schedule and callbacks as
+Same steps (predicting on the shipped ``sentences.jsonl``), dataset family, optimizer schedule and callbacks as
 `formed/workflow/configs/text_classifier.py`; only sizes change: JSONL files of a few hundred
 records (``--config=tiny_workflow.py:<directory>`` reads ``train.jsonl``, ``validation.jsonl`` and
 ``test.jsonl`` there), texts cut to 8 tokens (one batch shape, one compilation), a bag of

@@ -18,6 +18,8 @@ from formed.workflow.configs import text_classifier
 
 def get_config() -> ml_collections.ConfigDict:
     config = text_classifier.get_config()
+    # Compare the rates; predicting and exporting are for the chosen one (text_classifier.py).
+    del config.steps["predictions"], config.steps["export"]
     config.steps.train.trainer.max_epochs = 2
     config.sweep = dict(key="train.trainer.engine.optimizer.learning_rate.peak_value", values=[1e-4, 1e-3, 1e-2])
     return config

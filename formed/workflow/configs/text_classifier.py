@@ -1,5 +1,6 @@
 """The text classifier end to end, as a cached workflow: load the data, fit the data module,
-train, evaluate on the test split.
+train, evaluate on the test split, predict on a file (``sentences.jsonl`` beside this file: texts
+without labels) and export the model.
 
     tools/bazel run //formed/workflow:run -- \\
         --config=formed/workflow/configs/text_classifier.py --cache_dir=/tmp/formed/cache
@@ -8,13 +9,17 @@ The same model and recipe as the `train` binary's `formed/training/configs/text_
 (word embeddings, a bidirectional LSTM, mean+max pooling), on the built-in `spatial_relations`
 data. Each step is cached under the fingerprint of its config and of what it uses: a rerun runs
 nothing; ``--config.steps.train.trainer.engine.optimizer.learning_rate.peak_value=1e-3`` reruns
-training and evaluation, not the data steps. Sizes the data decides (vocabulary size, number of
+training and what follows it, not the data steps. Sizes the data decides (vocabulary size, number of
 classes) are references to parts of the fitted data module.
 """
+
+import os
 
 import ml_collections
 
 from formed.workflow import ref
+
+SENTENCES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sentences.jsonl")
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -85,5 +90,9 @@ def get_config() -> ml_collections.ConfigDict:
             dataset=ref("dataset", "test"),
             dataloader=loader(100),
         ),
+        # One JSON line per input line: {"label": ..., "probabilities": {...}}.
+        predictions=dict(type="flax::predict", model=ref("train"), datamodule=ref("datamodule"), input=SENTENCES),
+        # A model directory that formed.training.load_model reads without the workflow.
+        export=dict(type="flax::export", model=ref("train"), datamodule=ref("datamodule"), metrics=dict(test=ref("test_metrics"))),
     )
     return config
