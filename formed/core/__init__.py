@@ -7,6 +7,7 @@ from formed.core.arrays import determine_ndim, ensure_jax_array
 from formed.core.batches import AnalyzedTextBatch, IAnalyzedTextBatch, IDSequenceBatch, IIDSequenceBatch
 from formed.core.config import ConfigurationError, config_of, from_config, register_builder, remember_config, resolve_callable
 from formed.core.config_check import check_config
+from formed.core.function_pickler import dump_pickle
 from formed.core.pooling import POOLING_METHODS, PoolingMethod, masked_pool, pooling_methods
 from formed.core.random import require_rngs, resolve_rngs, use_rngs
 from formed.core.registrable import Registrable, RegistrationError
@@ -25,6 +26,7 @@ __all__ = [
     "check_config",
     "config_of",
     "determine_ndim",
+    "dump_pickle",
     "ensure_jax_array",
     "from_config",
     "masked_pool",

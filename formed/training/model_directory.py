@@ -33,6 +33,7 @@ from typing import Any, Callable, Mapping
 import orbax.checkpoint as ocp
 
 import formed
+from formed.core import dump_pickle
 from formed.data import DataModule
 from formed.training.checkpoints import CheckpointDirectory
 from formed.training.model_formats import format_named, format_of
@@ -202,7 +203,7 @@ def write_model_files(
         write_json_atomically(os.path.join(directory, "config.json"), dict(config))
     else:
         with open(os.path.join(directory, "structure.pkl"), "wb") as file:
-            pickle.dump(fmt.structure(model), file)
+            dump_pickle(fmt.structure(model), file)  # jitted JAX functions (an LSTM's tanh) too
     metrics = info.get("metrics")
     if metrics:
         write_json_atomically(os.path.join(directory, "metrics.json"), metrics)

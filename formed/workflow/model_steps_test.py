@@ -6,13 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jax
+import numpy as np
 import pytest
 from flax import nnx
 
 from formed.data import SpatialRelationsDataset
-from formed.modules import AnalyzedTextEmbedder, BagOfEmbeddingsSequenceVectorizer, TextClassifier, TokenEmbedder
+from formed.modules import AnalyzedTextEmbedder, BagOfEmbeddingsSequenceVectorizer, LSTMSequenceEncoder, TextClassifier, TokenEmbedder
 from formed.training import load_model
-from formed.workflow import ExportedModelFormat, JsonlFormat, Workflow, export_flax_model, predict_flax_model, ref
+from formed.workflow import ExportedModelFormat, FlaxModelFormat, JsonlFormat, Workflow, export_flax_model, predict_flax_model, ref
 
 TEXTS = ["the blue ball is east of the red box", "the red box is east of the blue ball", "a green cup is left of a red hat"]
 
@@ -109,3 +111,19 @@ def test_export_needs_a_model_built_from_a_config() -> None:
     )
     with pytest.raises(ValueError, match="built from a config"):
         export_flax_model(model, None)  # type: ignore[arg-type]
+
+
+def test_a_model_built_in_code_with_an_lstm_is_cached_and_read_back(tmp_path: Path) -> None:
+    model = TextClassifier(
+        num_classes=2,
+        embedder=AnalyzedTextEmbedder(surface=TokenEmbedder(vocab_size=5, embedding_dim=4, rngs=nnx.Rngs(0))),
+        encoder=LSTMSequenceEncoder(features=4, rngs=nnx.Rngs(0)),
+        vectorizer=BagOfEmbeddingsSequenceVectorizer(),
+        rngs=nnx.Rngs(0),
+    )
+    FlaxModelFormat().write(model, tmp_path)  # no config: its structure is pickled, tanh included
+    restored = FlaxModelFormat().read(tmp_path)
+    expected, actual = jax.tree.leaves(nnx.state(model, nnx.Param)), jax.tree.leaves(nnx.state(restored, nnx.Param))
+    assert type(restored) is TextClassifier and len(actual) == len(expected) > 0
+    for a, b in zip(actual, expected):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

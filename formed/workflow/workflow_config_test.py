@@ -29,7 +29,7 @@ def test_mistakes_in_the_shape_name_the_key() -> None:
 
 def test_the_ready_workflows_pass_every_check() -> None:
     workflow = workflow_from_config(text_classifier.get_config(), cache_dir=None, name="text_classifier")
-    assert workflow.order == ["dataset", "datamodule", "train", "test_metrics"]
+    assert workflow.order == ["dataset", "datamodule", "train", "test_metrics", "export", "predictions"]
     sweep = workflow_from_config(learning_rate_sweep.get_config(), cache_dir=None)
     trains = [name for name in sweep.order if name.startswith("train[")]
     assert trains == ["train[peak_value=0.0001]", "train[peak_value=0.001]", "train[peak_value=0.01]"]

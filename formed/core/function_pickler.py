@@ -1,15 +1,16 @@
-"""Pickling objects that hold JAX functions, such as a model's graph definition.
+"""Pickling objects that hold JAX functions, such as a model's graph definition (an exported
+model built in code saves its structure this way).
 
 Plain `pickle` stores a function by its module and name, but a jitted JAX function such as
 `jax.numpy.tanh` (which `jax.nn.tanh` is, and an LSTM cell's default activation) reduces itself to
 the Python function it wraps, ``jax._src.numpy.ufuncs.tanh``, which cannot be found again under
-that name (the jitted object lives there). `dump` stores every callable that its module and name
+that name (the jitted object lives there). `dump_pickle` stores every callable that its module and name
 find again by that module and name, and any other that a public JAX module holds by a public name
-(``jax.numpy:tanh``).
+(``jax.numpy:tanh``). `pickle.load` reads the result.
 
 >>> import io, pickle, jax
 >>> buffer = io.BytesIO()
->>> dump({"activation": jax.nn.tanh}, buffer)
+>>> dump_pickle({"activation": jax.nn.tanh}, buffer)
 >>> pickle.loads(buffer.getvalue())["activation"] is jax.nn.tanh
 True
 """
@@ -27,7 +28,7 @@ PUBLIC_MODULES = ("jax.numpy", "jax.nn", "jax.lax", "jax.scipy.special", "jax.ra
 
 
 def public_attribute(module: str, qualname: str) -> Any:
-    """The object at `qualname` (dotted) in `module`: how `dump` stores a function."""
+    """The object at `qualname` (dotted) in `module`: how `dump_pickle` stores a function."""
     target: Any = importlib.import_module(module)
     for part in qualname.split("."):
         target = getattr(target, part)
@@ -58,6 +59,6 @@ class _Pickler(pickle.Pickler):
         return NotImplemented
 
 
-def dump(obj: Any, file: IO[bytes]) -> None:
-    """`pickle.dump`, also for JAX functions whose own name does not find them (see above)."""
+def dump_pickle(obj: Any, file: IO[bytes]) -> None:
+    """`pickle.dump`, also for JAX functions whose own name does not find them (see the module docstring)."""
     _Pickler(file, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
