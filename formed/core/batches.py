@@ -44,7 +44,13 @@ class IAnalyzedTextBatch(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class IDSequenceBatch:
-    """Concrete `IIDSequenceBatch`: ``ids`` and ``mask`` arrays of one shape."""
+    """Concrete `IIDSequenceBatch`: ``ids`` and ``mask`` arrays of one shape; its length is the
+    batch size.
+
+    >>> import numpy as np
+    >>> len(IDSequenceBatch(ids=np.zeros((3, 5), int), mask=np.ones((3, 5), bool)))
+    3
+    """
 
     ids: Any
     mask: Any
@@ -56,14 +62,24 @@ class IDSequenceBatch:
         if isinstance(ids_shape, tuple) and isinstance(mask_shape, tuple) and ids_shape != mask_shape:
             raise ValueError(f"ids shape {ids_shape} and mask shape {mask_shape} differ")
 
+    def __len__(self) -> int:
+        return len(self.ids)
+
 
 @dataclasses.dataclass(frozen=True)
 class AnalyzedTextBatch:
-    """Concrete `IAnalyzedTextBatch`; absent analyses are ``None``."""
+    """Concrete `IAnalyzedTextBatch`; absent analyses are ``None``. Its length is the batch size,
+    read from the first analysis present."""
 
     surfaces: IDSequenceBatch | None = None
     postags: IDSequenceBatch | None = None
     characters: IDSequenceBatch | None = None
+
+    def __len__(self) -> int:
+        for analysis in (self.surfaces, self.postags, self.characters):
+            if analysis is not None:
+                return len(analysis)
+        return 0
 
 
 jax.tree_util.register_dataclass(IDSequenceBatch, data_fields=["ids", "mask"], meta_fields=[])

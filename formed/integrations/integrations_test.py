@@ -52,6 +52,8 @@ REFERENCE = {
     "formed.integrations.flax.modules": ["TokenEmbedder", "AnalyzedTextEmbedder", "BagOfEmbeddingsSequenceVectorizer", "FeedForward"],
     "formed.integrations.ml": ["DataLoader", "BasicBatchSampler"],
     "formed.integrations.ml.metrics": ["MulticlassAccuracy"],
+    # Upstream formed's batch types (issue 11 item 5).
+    "formed.integrations.ml.types": ["IDSequenceBatch", "AnalyzedTextBatch", "IIDSequenceBatch", "IAnalyzedTextBatch"],
 }
 
 # Where each name is implemented: one of formed's own public packages.

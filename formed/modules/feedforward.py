@@ -53,14 +53,22 @@ class Block(nnx.Module):
             nnx.LayerNorm(output_dim, epsilon=layer_norm_eps, rngs=rngs) if layer_norm_eps is not None else None
         )
 
-    def __call__(self, x: jax.Array, r: jax.Array | None = None, *, deterministic: bool | None = None) -> jax.Array:
-        """Maps ``(..., input_dim)`` to ``(..., output_dim)``; `r`, if given, is added before dropout."""
+    def __call__(
+        self,
+        x: jax.Array,
+        r: jax.Array | None = None,
+        *,
+        deterministic: bool | None = None,
+        rngs: nnx.Rngs | None = None,
+    ) -> jax.Array:
+        """Maps ``(..., input_dim)`` to ``(..., output_dim)``; `r`, if given, is added before dropout.
+        `rngs`, if given, draws this call's dropout mask instead of the block's own generator."""
         if x.shape[-1] != self.input_dim:
             raise ValueError(f"Block expects inputs with last axis {self.input_dim}, got shape {x.shape}")
         h = self.activation(self.linear(x))
         if r is not None:
             h = h + r
-        h = self.dropout(h, deterministic=deterministic)
+        h = self.dropout(h, deterministic=deterministic, rngs=rngs)
         if self.layer_norm is not None:
             h = self.layer_norm(h)
         return h
@@ -112,12 +120,15 @@ class FeedForward(nnx.Module, Registrable):
             [Block(features, features, dropout, layer_norm_eps, activation, rngs=rngs) for _ in range(num_layers)]
         )
 
-    def __call__(self, x: jax.Array, *, deterministic: bool | None = None) -> jax.Array:
-        """Applies the blocks in order to ``(..., features)`` inputs."""
+    def __call__(
+        self, x: jax.Array, *, deterministic: bool | None = None, rngs: nnx.Rngs | None = None
+    ) -> jax.Array:
+        """Applies the blocks in order to ``(..., features)`` inputs; `rngs`, if given, draws this
+        call's dropout masks instead of the blocks' own generators."""
         dense = self.residual_connection == "dense"
         shortcut = jnp.zeros_like(x) if dense else None
         for block in self.blocks:
-            output = block(x, shortcut, deterministic=deterministic)
+            output = block(x, shortcut, deterministic=deterministic, rngs=rngs)
             if shortcut is not None:
                 shortcut = shortcut + x
             x = output

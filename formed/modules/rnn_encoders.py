@@ -13,6 +13,7 @@ from typing import Callable, ClassVar
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from flax.nnx.nn.recurrent import flip_sequences
 
 from formed.core import resolve_rngs
 from formed.core.random import RngsLike
@@ -22,9 +23,29 @@ from formed.modules.sequence_encoder import BaseSequenceEncoder, check_encoder_i
 CellFactory = Callable[[nnx.Rngs], nnx.RNNCellBase]
 
 
+def _run_cell(cell: nnx.RNNCellBase, x: jax.Array, seq_lengths: jax.Array | None, reverse: bool) -> jax.Array:
+    """Runs ``cell`` over ``(batch, seq_len, features)`` from a zero carry; ``reverse`` runs each
+    sequence backwards from its own last real token (and returns outputs in input order).
+
+    A `jax.lax.scan` over the cell, not `nnx.RNN`: nnx's scan lifts the module into the loop and
+    refuses one captured from outside the trace, which breaks a plain ``jax.jit(encoder)``, and
+    `nnx.RNN` keeps a carry generator that every call advances.
+    """
+    if reverse:
+        x = flip_sequences(x, seq_lengths, num_batch_dims=1, time_major=False)
+    # The default carry is zeros; the cell still asks a generator for it, so hand it a throwaway
+    # one made here rather than a stream stored on the module (which each call would mutate).
+    carry = cell.initialize_carry(x.shape[:1] + x.shape[2:], rngs=nnx.RngStream(jax.random.key(0), tag="carry"))
+    _, outputs = jax.lax.scan(lambda c, x_t: cell(c, x_t), carry, jnp.swapaxes(x, 0, 1))
+    outputs = jnp.swapaxes(outputs, 0, 1)
+    if reverse:
+        outputs = flip_sequences(outputs, seq_lengths, num_batch_dims=1, time_major=False)
+    return outputs
+
+
 class _RNNLayer(nnx.Module):
-    """One recurrent layer: forward (and backward) RNN, an optional residual feed-forward, a
-    projection back to `features` when bidirectional, then dropout."""
+    """One recurrent layer: forward (and backward) cell, an optional residual feed-forward, and a
+    projection back to `features` when bidirectional."""
 
     def __init__(
         self,
@@ -32,33 +53,31 @@ class _RNNLayer(nnx.Module):
         features: int,
         bidirectional: bool,
         feedforward_layers: int,
-        dropout: float,
         rngs: nnx.Rngs,
     ) -> None:
-        self.forward_rnn = nnx.RNN(cell_factory(rngs), rngs=rngs)
-        # keep_order with seq_lengths reverses each sequence within its own length, so the
-        # backward pass starts at that sequence's last real token rather than at padding.
-        self.backward_rnn = (
-            nnx.RNN(cell_factory(rngs), reverse=True, keep_order=True, rngs=rngs) if bidirectional else None
-        )
+        self.forward_cell = cell_factory(rngs)
+        self.backward_cell = cell_factory(rngs) if bidirectional else None
         hidden = 2 * features if bidirectional else features
         self.feedforward = (
             FeedForward(hidden, num_layers=feedforward_layers, rngs=rngs) if feedforward_layers > 0 else None
         )
         self.projection = nnx.Linear(hidden, features, rngs=rngs) if bidirectional else None
-        self.dropout = nnx.Dropout(dropout, rngs=rngs)
 
     def __call__(
-        self, x: jax.Array, mask: jax.Array | None, seq_lengths: jax.Array | None, deterministic: bool | None
+        self,
+        x: jax.Array,
+        seq_lengths: jax.Array | None,
+        deterministic: bool | None,
+        rngs: nnx.Rngs | None,
     ) -> jax.Array:
-        h = self.forward_rnn(x, seq_lengths=seq_lengths)
-        if self.backward_rnn is not None:
-            h = jnp.concatenate([h, self.backward_rnn(x, seq_lengths=seq_lengths)], axis=-1)
+        h = _run_cell(self.forward_cell, x, seq_lengths, reverse=False)
+        if self.backward_cell is not None:
+            h = jnp.concatenate([h, _run_cell(self.backward_cell, x, seq_lengths, reverse=True)], axis=-1)
         if self.feedforward is not None:
-            h = self.feedforward(h, deterministic=deterministic) + h
+            h = self.feedforward(h, deterministic=deterministic, rngs=rngs) + h
         if self.projection is not None:
             h = self.projection(h)
-        return zero_padding(self.dropout(h, deterministic=deterministic), mask)
+        return h
 
 
 @BaseSequenceEncoder.register("rnn")
@@ -66,7 +85,8 @@ class RNNSequenceEncoder(BaseSequenceEncoder):
     """Stacked (optionally bidirectional) recurrent encoder over any nnx RNN cell.
 
     Each layer maps ``features`` to ``features``: a bidirectional layer concatenates both
-    directions and projects them back. Runs under ``jax.jit`` (the time loop is a scan).
+    directions and projects them back. Runs under ``jax.jit`` and ``nnx.jit`` (the time loop is a
+    `jax.lax.scan`).
 
     Args:
         cell_factory: ``rngs -> cell`` building a cell with ``features`` inputs and hidden units.
@@ -74,7 +94,7 @@ class RNNSequenceEncoder(BaseSequenceEncoder):
         num_layers: number of stacked layers.
         bidirectional: also run each sequence backwards from its last real token.
         feedforward_layers: if positive, a residual `FeedForward` of that depth after each RNN.
-        dropout: dropout rate on each layer's output.
+        dropout: dropout rate between stacked layers (on the output of every layer but the last).
         rngs: an int seed, an `nnx.Rngs`, or ``None`` for the current `use_rngs` generator.
 
     Example:
@@ -104,19 +124,27 @@ class RNNSequenceEncoder(BaseSequenceEncoder):
         self.bidirectional = bidirectional
         self.layers = nnx.List(
             [
-                _RNNLayer(cell_factory, features, bidirectional, feedforward_layers or 0, dropout, rngs)
+                _RNNLayer(cell_factory, features, bidirectional, feedforward_layers or 0, rngs)
                 for _ in range(num_layers)
             ]
         )
+        self.dropout = nnx.Dropout(dropout, rngs=rngs)
 
     def __call__(
-        self, inputs: jax.Array, mask: jax.Array | None = None, *, deterministic: bool | None = None
+        self,
+        inputs: jax.Array,
+        mask: jax.Array | None = None,
+        *,
+        deterministic: bool | None = None,
+        rngs: nnx.Rngs | None = None,
     ) -> jax.Array:
         mask = check_encoder_inputs(type(self).__name__, inputs, mask, self.features)
         seq_lengths = None if mask is None else mask.sum(axis=-1).astype(jnp.int32)
         h = zero_padding(inputs, mask)
-        for layer in self.layers:
-            h = layer(h, mask, seq_lengths, deterministic)
+        for index, layer in enumerate(self.layers):
+            if index > 0:
+                h = self.dropout(h, deterministic=deterministic, rngs=rngs)
+            h = zero_padding(layer(h, seq_lengths, deterministic, rngs), mask)
         return h
 
     def get_input_dim(self) -> int:

@@ -31,8 +31,8 @@ def test_each_named_encoder_is_the_rnn_encoder_over_its_cell_type(encoder_type: 
         lambda r: cell_type(FEATURES, FEATURES, rngs=r), FEATURES, 1, True, feedforward_layers=1, rngs=3
     )
     assert isinstance(named, RNNSequenceEncoder)
-    assert all(type(layer.forward_rnn.cell) is cell_type for layer in named.layers)
-    assert all(type(layer.backward_rnn.cell) is cell_type for layer in named.layers)
+    assert all(type(layer.forward_cell) is cell_type for layer in named.layers)
+    assert all(type(layer.backward_cell) is cell_type for layer in named.layers)
     named_state, generic_state = nnx.state(named, nnx.Param), nnx.state(generic, nnx.Param)
     assert jax.tree.structure(named_state) == jax.tree.structure(generic_state)
     for a, b in zip(jax.tree.leaves(named_state), jax.tree.leaves(generic_state)):

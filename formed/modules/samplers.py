@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from formed.core import Registrable, ensure_jax_array
+from formed.core import Registrable, ensure_jax_array, require_rngs
 
 _ParamsT = TypeVar("_ParamsT")
 
@@ -32,7 +32,7 @@ class ArgmaxLabelSampler(BaseLabelSampler[Any]):
 
 
 class _MultinomialLabelSamplerParamsBase(NamedTuple):
-    rngs: nnx.Rngs | jax.Array | int
+    rngs: nnx.Rngs | jax.Array | int | None
     templerature: float = 1.0
 
 
@@ -41,7 +41,8 @@ class MultinomialLabelSamplerParams(_MultinomialLabelSamplerParamsBase):
 
     Attributes:
         rngs: where the randomness comes from: an `nnx.Rngs` (its ``sample`` stream, or the
-            default one), a PRNG key, or an int seed.
+            default one), a PRNG key, an int seed, or ``None`` for the sampler's own generator
+            (its ``rngs``, else the current `use_rngs` one).
         templerature: the sampling temperature (the field keeps the reference spelling);
             ``temperature`` reads the same value, and is accepted as a keyword when building.
             Below 1 sharpens the distribution, above 1 flattens it.
@@ -51,7 +52,7 @@ class MultinomialLabelSamplerParams(_MultinomialLabelSamplerParamsBase):
 
     def __new__(
         cls,
-        rngs: nnx.Rngs | jax.Array | int,
+        rngs: nnx.Rngs | jax.Array | int | None = None,
         templerature: float = 1.0,
         *,
         temperature: float | None = None,
@@ -78,10 +79,20 @@ def _key(rngs: nnx.Rngs | jax.Array | int) -> jax.Array:
 class MultinomialLabelSampler(BaseLabelSampler[MultinomialLabelSamplerParams]):
     """Samples each label from ``softmax(logits / temperature)``.
 
-    Randomness comes from ``params.rngs``; without params, a sampler needs its own `rngs`.
+    Randomness comes from ``params.rngs``; without params (or with ``params.rngs=None``), from
+    the sampler's own `rngs`, else from the current `use_rngs` generator, as every component
+    built without ``rngs`` does. With none of the three, the call raises `ValueError`.
 
     Args:
-        rngs: an optional seed or `nnx.Rngs` used when the call gives no params.
+        rngs: an optional seed or `nnx.Rngs` used when the call gives no generator.
+
+    Example:
+
+    >>> import jax.numpy as jnp
+    >>> from formed.core import use_rngs
+    >>> with use_rngs(0):
+    ...     MultinomialLabelSampler()(jnp.zeros((4, 3))).shape
+    (4,)
     """
 
     def __init__(self, rngs: int | nnx.Rngs | None = None) -> None:
@@ -90,13 +101,22 @@ class MultinomialLabelSampler(BaseLabelSampler[MultinomialLabelSamplerParams]):
     def __call__(self, logits: jax.Array, params: MultinomialLabelSamplerParams | None = None) -> jax.Array:
         logits = ensure_jax_array(logits)
         if params is None:
-            if self.rngs is None:
-                raise ValueError(
-                    "MultinomialLabelSampler needs randomness: call it with "
-                    "params=MultinomialLabelSamplerParams(rngs=..., templerature=...) or build it with rngs="
-                )
-            params = MultinomialLabelSamplerParams(self.rngs)
+            params = MultinomialLabelSamplerParams()
         temperature = params.templerature
         if isinstance(temperature, (int, float)) and temperature <= 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
-        return jax.random.categorical(_key(params.rngs), logits / temperature, axis=-1).astype(jnp.int32)
+        rngs = params.rngs
+        if rngs is None:
+            rngs = self.rngs if self.rngs is not None else _current_rngs()
+        return jax.random.categorical(_key(rngs), logits / temperature, axis=-1).astype(jnp.int32)
+
+
+def _current_rngs() -> nnx.Rngs:
+    try:
+        return require_rngs()
+    except RuntimeError:
+        raise ValueError(
+            "MultinomialLabelSampler needs randomness: call it with "
+            "params=MultinomialLabelSamplerParams(rngs=..., templerature=...), build it with rngs=, "
+            "or call it inside `with use_rngs(seed): ...`"
+        ) from None

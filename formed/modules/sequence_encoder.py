@@ -6,7 +6,9 @@ Every sequence encoder takes the padding mask and honours it: outputs at real po
 depend on what sits in padded positions or on how much padding follows, and padded positions of
 the output are zeros. Masks are right-padded: each row is true for its first ``length`` positions.
 Dropout follows nnx: active after ``module.train()``, off after ``module.eval()``; a call may
-override this with ``deterministic=``.
+override this with ``deterministic=`` and draw its masks from its own generator with ``rngs=``. A
+call that draws no random number (no dropout, or deterministic) touches no RNG state, so an
+encoder without dropout runs under a plain ``jax.jit(encoder)(inputs)``.
 """
 
 from __future__ import annotations
@@ -26,10 +28,16 @@ class BaseSequenceEncoder(nnx.Module, Registrable, abc.ABC):
 
     @abc.abstractmethod
     def __call__(
-        self, inputs: jax.Array, mask: jax.Array | None = None, *, deterministic: bool | None = None
+        self,
+        inputs: jax.Array,
+        mask: jax.Array | None = None,
+        *,
+        deterministic: bool | None = None,
+        rngs: nnx.Rngs | None = None,
     ) -> jax.Array:
         """Encodes ``(batch, seq_len, input_dim)`` inputs under a ``(batch, seq_len)`` mask into
-        ``(batch, seq_len, output_dim)``, zeros at padded positions."""
+        ``(batch, seq_len, output_dim)``, zeros at padded positions. `rngs`, if given, draws this
+        call's dropout masks instead of the encoder's own generator (as `nnx.Dropout` does)."""
 
     @abc.abstractmethod
     def get_input_dim(self) -> int | None:

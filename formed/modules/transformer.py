@@ -44,20 +44,24 @@ class _TransformerLayer(nnx.Module):
         self.dropout = nnx.Dropout(dropout, rngs=rngs)
         self.pre_norm = pre_norm
 
-    def _attend(self, x: jax.Array, attention_mask: jax.Array | None, deterministic: bool | None) -> jax.Array:
-        y = self.attention(x, mask=attention_mask, deterministic=deterministic)
-        return self.dropout(y, deterministic=deterministic)
+    def _attend(
+        self, x: jax.Array, attention_mask: jax.Array | None, deterministic: bool | None, rngs: nnx.Rngs | None
+    ) -> jax.Array:
+        y = self.attention(x, mask=attention_mask, deterministic=deterministic, rngs=rngs)
+        return self.dropout(y, deterministic=deterministic, rngs=rngs)
 
-    def _feedforward(self, x: jax.Array, deterministic: bool | None) -> jax.Array:
-        y = self.output(self.dropout(self.activation(self.hidden(x)), deterministic=deterministic))
-        return self.dropout(y, deterministic=deterministic)
+    def _feedforward(self, x: jax.Array, deterministic: bool | None, rngs: nnx.Rngs | None) -> jax.Array:
+        y = self.output(self.dropout(self.activation(self.hidden(x)), deterministic=deterministic, rngs=rngs))
+        return self.dropout(y, deterministic=deterministic, rngs=rngs)
 
-    def __call__(self, x: jax.Array, attention_mask: jax.Array | None, deterministic: bool | None) -> jax.Array:
+    def __call__(
+        self, x: jax.Array, attention_mask: jax.Array | None, deterministic: bool | None, rngs: nnx.Rngs | None
+    ) -> jax.Array:
         if self.pre_norm:
-            x = x + self._attend(self.attention_norm(x), attention_mask, deterministic)
-            return x + self._feedforward(self.feedforward_norm(x), deterministic)
-        x = self.attention_norm(x + self._attend(x, attention_mask, deterministic))
-        return self.feedforward_norm(x + self._feedforward(x, deterministic))
+            x = x + self._attend(self.attention_norm(x), attention_mask, deterministic, rngs)
+            return x + self._feedforward(self.feedforward_norm(x), deterministic, rngs)
+        x = self.attention_norm(x + self._attend(x, attention_mask, deterministic, rngs))
+        return self.feedforward_norm(x + self._feedforward(x, deterministic, rngs))
 
 
 @BaseSequenceEncoder.register("transformer")
@@ -127,7 +131,12 @@ class TransformerSequenceEncoder(BaseSequenceEncoder):
         self.final_norm = nnx.LayerNorm(features, epsilon=epsilon, rngs=rngs) if pre_norm else None
 
     def __call__(
-        self, inputs: jax.Array, mask: jax.Array | None = None, *, deterministic: bool | None = None
+        self,
+        inputs: jax.Array,
+        mask: jax.Array | None = None,
+        *,
+        deterministic: bool | None = None,
+        rngs: nnx.Rngs | None = None,
     ) -> jax.Array:
         mask = check_encoder_inputs("TransformerSequenceEncoder", inputs, mask, self.features)
         h = inputs if self.position_encoder is None else self.position_encoder(inputs)
@@ -135,7 +144,7 @@ class TransformerSequenceEncoder(BaseSequenceEncoder):
         # (batch, 1, seq_len, seq_len): query i may attend to key j only if both are real.
         attention_mask = None if mask is None else nnx.make_attention_mask(mask, mask)
         for layer in self.layers:
-            h = layer(h, attention_mask, deterministic)
+            h = layer(h, attention_mask, deterministic, rngs)
         if self.final_norm is not None:
             h = self.final_norm(h)
         return zero_padding(h, mask)
