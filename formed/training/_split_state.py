@@ -23,6 +23,21 @@ def spec_at(dim: int, axis_name: str) -> PartitionSpec:
     return PartitionSpec(*([None] * dim), axis_name)
 
 
+# In `SplitStateMap`'s layouts: a leaf placed by `DataParallelDistributor.mirror`, whole on
+# every device (the training state's leaves that `shard_params` does not split).
+WHOLE = "whole"
+
+
+def spec_of(placement: int | str | None, axis_name: str) -> PartitionSpec:
+    """The `shard_map` spec of a leaf placed with the device axis (None), mirrored (`WHOLE`), or
+    split along a dimension (int)."""
+    if placement is None:
+        return PartitionSpec(axis_name)
+    if placement == WHOLE:
+        return PartitionSpec()
+    return spec_at(placement, axis_name)
+
+
 def place(x: np.ndarray, sharding: NamedSharding) -> jax.Array:
     """`x` (the same on every process) as one array split by `sharding`."""
     if jax.process_count() == 1:
@@ -32,12 +47,13 @@ def place(x: np.ndarray, sharding: NamedSharding) -> jax.Array:
 
 class SplitStateMap:
     """`DataParallelDistributor.map` with ``shard_params``: a `shard_map` whose input specs follow
-    each leaf's placement (a device axis, or split along a dimension), compiled once per layout.
+    each leaf's placement (a device axis, mirrored whole, or split along a dimension), compiled
+    once per layout.
 
     Inside, split leaves are gathered whole before `fn` runs; an output leaf at the same path
     (within its argument / output) and of the same shape as a split input leaf, such as the
-    updated parameters and optimizer state a step returns, is split again on the way out. The
-    other outputs get the device axis as usual.
+    updated parameters and optimizer state a step returns, is split again on the way out; one at
+    the path of a mirrored input leaf stays whole. The other outputs get the device axis as usual.
     """
 
     def __init__(self, distributor: DataParallelDistributor, fn: Callable[..., Any], static: tuple[int, ...], donate: tuple[int, ...]) -> None:
@@ -54,8 +70,15 @@ class SplitStateMap:
                 layout.append(None)
                 continue
             leaves, treedef = jax.tree.flatten(arg)
-            layout.append((treedef, tuple(self.distributor.split_dim_of(x) for x in leaves)))
+            layout.append((treedef, tuple(self._placement(x) for x in leaves)))
         return tuple(layout)
+
+    def _placement(self, x: Any) -> int | str | None:
+        """A leaf's layout: split along a dimension (int), mirrored (`WHOLE`), or with the
+        device axis (None)."""
+        if self.distributor.is_mirrored(x):
+            return WHOLE
+        return self.distributor.split_dim_of(x)
 
     def __call__(self, *args: Any) -> Any:
         layout = self._layout(args)
@@ -67,7 +90,6 @@ class SplitStateMap:
     def _compile(self, layout: tuple[Any, ...]) -> Callable[..., Any]:
         distributor, fn, static = self.distributor, self.fn, self.static
         axis, mesh, n = distributor.axis_name, distributor.mesh, distributor.num_devices
-        device_axis = PartitionSpec(axis)
 
         def per_device(*args: Any) -> Any:
             positions = [i for i in range(len(args)) if i not in static]
@@ -75,7 +97,7 @@ class SplitStateMap:
             for i in positions:
                 treedef, dims = layout[i]
                 paths = [path for path, _ in jax.tree_util.tree_flatten_with_path(args[i])[0]]
-                in_specs.append(treedef.unflatten([device_axis if d is None else spec_at(d, axis) for d in dims]))
+                in_specs.append(treedef.unflatten([spec_of(d, axis) for d in dims]))
                 for path, dim, leaf in zip(paths, dims, jax.tree.leaves(args[i])):
                     if dim is not None:
                         split_inputs[jax.tree_util.keystr(path)] = (tuple(leaf.shape), dim)
@@ -85,7 +107,7 @@ class SplitStateMap:
                 for i, value in zip(positions, dynamic):
                     leaves, treedef = jax.tree.flatten(value)
                     whole = [
-                        x[0] if d is None else jax.lax.all_gather(x, axis, axis=d, tiled=True)
+                        x[0] if d is None else x if d == WHOLE else jax.lax.all_gather(x, axis, axis=d, tiled=True)
                         for x, d in zip(leaves, layout[i][1])
                     ]
                     call_args[i] = treedef.unflatten(whole)
@@ -107,12 +129,14 @@ class SplitStateMap:
                 for x, d in zip(leaves, out_dims):
                     if d is None:
                         out.append(jnp.expand_dims(x, 0))
+                    elif d == WHOLE:
+                        out.append(x)
                     else:
                         size = x.shape[d] // n
                         out.append(jax.lax.dynamic_slice_in_dim(x, jax.lax.axis_index(axis) * size, size, axis=d))
                 return out_treedef.unflatten(out)
 
-            out_specs = out_treedef.unflatten([device_axis if d is None else spec_at(d, axis) for d in out_dims])
+            out_specs = out_treedef.unflatten([spec_of(d, axis) for d in out_dims])
             mapped = jax.shard_map(body, mesh=mesh, in_specs=tuple(in_specs), out_specs=out_specs, check_vma=False)
             return mapped(*dynamic)
 

@@ -170,6 +170,8 @@ class LoopTimer(FlaxTrainingCallback):
     """Times the trainer's step loop: from the start of training to the end of the last epoch,
     with the device finished (the same span as the hand-written loop's timing)."""
 
+    keeps_states = False
+
     def on_training_start(self, trainer: FlaxTrainer, model: nnx.Module, state: Any) -> None:
         self.start = time.perf_counter()
 

@@ -12,11 +12,12 @@ Hook order (as in the reference):
 6. ``on_epoch_end`` at the end of each epoch;
 7. ``on_training_end`` once at the end; returning a state replaces the final state.
 
-Epochs are numbered from 1. ``state`` is the state as the distributor holds it (use
-``trainer.distributor.unreplicate(state)`` for the single-copy view); its buffers are donated
-to the next step, so a callback that keeps a state must copy it (``jax.device_get``).
-``trainer.global_step`` is the step count as a Python int (reading ``state.step`` would wait
-for the device).
+Epochs are numbered from 1. ``state`` reads like a single-device state under any distributor
+(``state.step`` is a scalar; under `DataParallelDistributor` each array is held whole on every
+device). A callback may keep the states it is handed: unless every callback of the trainer sets
+``keeps_states = False`` (as formed's own do, having no need to), the trainer does not reuse a
+state's buffers for the next step, so kept states stay valid. ``trainer.global_step`` is the
+step count as a Python int (reading ``state.step`` would wait for the device).
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ class FlaxTrainingCallback(Registrable):
             def on_epoch_end(self, trainer, model, state, epoch):
                 print(f"Completed epoch {epoch} at step {trainer.global_step}")
     """
+
+    #: Whether this callback may hold on to a ``state`` after the hook that received it returns.
+    #: When no callback does, each step reuses the previous state's device buffers (donation);
+    #: set it to ``False`` on a callback that only reads states during its hooks.
+    keeps_states: bool = True
 
     def on_training_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> None:
         pass
@@ -108,6 +114,8 @@ class EvaluationCallback(FlaxTrainingCallback, Generic[ModelInputT, ModelOutputT
             ``{"type": "multi", "evaluators": [{"type": "accuracy"}, {"type": "fbeta", "average": "macro"}]}``.
     """
 
+    keeps_states = False
+
     def __init__(self, evaluator: BaseEvaluator) -> None:
         self.evaluator = evaluator
 
@@ -152,6 +160,8 @@ class EarlyStoppingCallback(FlaxTrainingCallback):
     The best state is copied to host memory when it is seen, and returned from
     ``on_training_end`` (whether training stopped early or ran all epochs).
     """
+
+    keeps_states = False  # the best state is copied (to the host, or to disk) when it is seen
 
     def __init__(self, patience: int = 5, metric: str = "-loss") -> None:
         if patience < 1:
@@ -202,7 +212,7 @@ class EarlyStoppingCallback(FlaxTrainingCallback):
         if self.best_score is None or score > self.best_score:
             self.best_score = score
             self.best_step = getattr(trainer, "global_step", None)
-            # A host copy: the device buffers of `state` are donated to the next step.
+            # A host copy: the device buffers of `state` may be donated to the next step.
             self.best_state = jax.device_get(trainer.distributor.unreplicate(state))
             self.evaluations_without_improvement = 0
             return

@@ -493,6 +493,8 @@ class CheckpointCallback(FlaxTrainingCallback):
     its own.
     """
 
+    keeps_states = False
+
     def __init__(
         self,
         directory: str | None = None,

@@ -2,11 +2,15 @@
 
 The trainer talks to devices only through a distributor:
 
-* ``shard(batch)`` before each step, ``replicate(state)`` once at the start and
-  ``unreplicate(state)`` once at the end;
-* ``map(step_fn)`` compiles the step function once;
+* ``shard(batch)`` before each step and ``mirror(state)`` once at the start: a mirrored value is
+  one array held whole on every device, with no device axis, so the state callbacks see reads
+  like a single-device state (``state.step`` is a scalar) at no cost per step;
+* ``map_with_state(step_fn, ...)`` compiles the step once (``map`` compiles any function);
 * ``reduce(tree, op)`` is called *inside* the step function to combine per-device values
   (gradients, losses).
+
+``replicate`` / ``unreplicate`` are the reference's ``pmap``-style copies with a leading device
+axis, for code that wants them; the trainer does not use them.
 
 `SingleDeviceDistributor` makes all of these no-ops except ``map`` (a plain `jax.jit`).
 `DataParallelDistributor` follows the ``pmap`` conventions of the reference API (a leading device
@@ -60,10 +64,33 @@ class BaseDistributor(Registrable, abc.ABC, Generic[ModelInputT]):
         """Takes the first device's copy of replicated data (identity on one device)."""
         return inputs
 
+    def mirror(self, inputs: _T) -> _T:
+        """Places `inputs` whole on every device, shapes unchanged (identity on one device): the
+        layout of the training state, which a mapped function takes through `mirrored_argnums`."""
+        return inputs
+
     @abc.abstractmethod
     def map(self, fn: _CallableT, static_argnums: Sequence[int] = (), donate_argnums: Sequence[int] = ()) -> _CallableT:
         """Compiles `fn` to run on the devices; `static_argnums` are hashed, not traced, and
         `donate_argnums` may be overwritten in place (pass a fresh value on every call)."""
+
+    def map_with_state(
+        self,
+        fn: _CallableT,
+        static_argnums: Sequence[int] = (),
+        donate_argnums: Sequence[int] = (),
+        mirrored_argnums: Sequence[int] = (),
+        mirrored_outputs: Sequence[bool] = (),
+    ) -> _CallableT:
+        """`map` for a function that also takes and returns mirrored values (the trainer's steps).
+
+        Arguments at `mirrored_argnums` are mirrored values (see `mirror`), given whole to every
+        device. With `mirrored_outputs` (one flag per item), `fn` returns a tuple whose flagged
+        items are mirrored too: the same on every device, such as the state after reduced
+        gradients. Every other argument and output is handled as `map` handles it. A distributor
+        whose `mirror` is the identity needs nothing more than `map`, which is the default.
+        """
+        return self.map(fn, static_argnums=static_argnums, donate_argnums=donate_argnums)
 
     @abc.abstractmethod
     def reduce(self, array: _T, op: ReduceOp = "mean") -> _T:
@@ -96,8 +123,8 @@ class SingleDeviceDistributor(BaseDistributor[ModelInputT]):
     def map(self, fn: _CallableT, static_argnums: Sequence[int] = (), donate_argnums: Sequence[int] = ()) -> _CallableT:
         return jax.jit(fn, static_argnums=tuple(static_argnums), donate_argnums=tuple(donate_argnums))
 
-    def reduce(self, array: _T, op: ReduceOp = "mean") -> _T:
-        _check_op(op)
+    def reduce(self, array: _T, op: str = "mean") -> _T:
+        """Returns `array` unchanged: one device has nothing to combine (`op` is ignored)."""
         return array
 
 
@@ -242,6 +269,8 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
 
     def unreplicate(self, inputs: _T) -> _T:
         def unreplicate_leaf(x: Any) -> Any:
+            if self.is_mirrored(x):  # already one copy's shape: this process's copy of it
+                return x if x.is_fully_addressable else x.addressable_data(0)
             if self.split_dim_of(x) is not None:
                 if x.is_fully_addressable:
                     return jax.device_put(x, self._local_devices[0])
@@ -251,6 +280,35 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
             return x[0]
 
         return jax.tree.map(unreplicate_leaf, inputs)
+
+    def mirror(self, inputs: _T) -> _T:
+        """Each leaf as one array held whole on every device (shape unchanged); with
+        `shard_params`, a large leaf is split over the devices instead (its shape unchanged too).
+        Leaves placed so already are kept as they are."""
+        whole = NamedSharding(self.mesh, PartitionSpec())
+
+        def mirror_leaf(x: Any) -> Any:
+            if self.is_mirrored(x) or self.split_dim_of(x) is not None:
+                return x
+            dim = self._split_dim(x)
+            if dim is not None:
+                return place(np.asarray(x), NamedSharding(self.mesh, spec_at(dim, self.axis_name)))
+            if jax.process_count() == 1:
+                return jax.device_put(x, whole)
+            # As in `replicate`: assemble the global array from this process's per-device copies
+            # (device_put cannot build one that spans processes from PRNG keys).
+            x = jnp.asarray(x)
+            return jax.make_array_from_single_device_arrays(
+                x.shape, whole, [jax.device_put(x, d) for d in self._local_devices]
+            )
+
+        return jax.tree.map(mirror_leaf, inputs)
+
+    def is_mirrored(self, x: Any) -> bool:
+        """Whether `x` is placed by `mirror`: whole on the devices of this mesh, no device axis."""
+        if not isinstance(x, jax.Array) or not isinstance(x.sharding, NamedSharding) or x.sharding.mesh != self.mesh:
+            return False
+        return all(names is None for names in x.sharding.spec)
 
     def unshard(self, outputs: _T) -> _T:
         """Merges the device axis back into the batch axis: ``(n, b, ...) -> (n * b, ...)``.
@@ -275,29 +333,56 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
         return multihost_utils.process_allgather(tree, tiled=True)
 
     def map(self, fn: _CallableT, static_argnums: Sequence[int] = (), donate_argnums: Sequence[int] = ()) -> _CallableT:
+        return self.map_with_state(fn, static_argnums, donate_argnums)
+
+    def map_with_state(
+        self,
+        fn: _CallableT,
+        static_argnums: Sequence[int] = (),
+        donate_argnums: Sequence[int] = (),
+        mirrored_argnums: Sequence[int] = (),
+        mirrored_outputs: Sequence[bool] = (),
+    ) -> _CallableT:
         if self.shard_params:
+            # Placement decides there: split, mirrored and device-axis leaves are told apart by
+            # their sharding, so the flags are not needed.
             return SplitStateMap(self, fn, tuple(static_argnums), tuple(donate_argnums))  # type: ignore[return-value]
         static = tuple(static_argnums)
         spec = PartitionSpec(self.axis_name)
+        whole = PartitionSpec()
         mesh = self.mesh
 
         def per_device(*args: Any) -> Any:
             dynamic_positions = [i for i in range(len(args)) if i not in static]
+            in_specs = tuple(whole if i in mirrored_argnums else spec for i in dynamic_positions)
 
             def body(*dynamic: Any) -> Any:
                 call_args = list(args)
                 for position, value in zip(dynamic_positions, dynamic):
-                    # Each device holds a (1, ...) block of the device axis: drop it.
-                    call_args[position] = jax.tree.map(lambda x: x[0], value)
+                    if position not in mirrored_argnums:
+                        # Each device holds a (1, ...) block of the device axis: drop it.
+                        value = jax.tree.map(lambda x: x[0], value)
+                    call_args[position] = value
                 result = fn(*call_args)
-                return jax.tree.map(lambda x: jnp.expand_dims(x, 0), result)
+                if not mirrored_outputs:
+                    return jax.tree.map(lambda x: jnp.expand_dims(x, 0), result)
+                return tuple(
+                    item if flag else jax.tree.map(lambda x: jnp.expand_dims(x, 0), item)
+                    for flag, item in zip(mirrored_outputs, result)
+                )
 
-            mapped = jax.shard_map(body, mesh=mesh, in_specs=spec, out_specs=spec, check_vma=False)
+            out_specs: Any = tuple(whole if flag else spec for flag in mirrored_outputs) if mirrored_outputs else spec
+            mapped = jax.shard_map(body, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
             return mapped(*(args[i] for i in dynamic_positions))
 
         return jax.jit(per_device, static_argnums=static, donate_argnums=tuple(donate_argnums))  # type: ignore[return-value]
 
     def reduce(self, array: _T, op: ReduceOp = "mean") -> _T:
+        """Combines per-device values inside a mapped function: ``lax.pmean`` or ``lax.psum``.
+
+        Raises:
+            ValueError: for an `op` other than ``"mean"`` or ``"sum"``.
+        """
         _check_op(op)
         collective = jax.lax.pmean if op == "mean" else jax.lax.psum
         return jax.tree.map(lambda x: collective(x, self.axis_name), array)

@@ -55,8 +55,7 @@ def test_parallel_evaluation_matches_single_device():
     parallel_trainer, parallel = _train(DataParallelDistributor(num_devices=8), epochs=1)
     records = make_records(32, seed=1)
     expected = single_trainer.evaluate(None, single, records)
-    placed = parallel_trainer.distributor.replicate(parallel)
-    got = parallel_trainer.evaluate(None, placed, records)
+    got = parallel_trainer.evaluate(None, parallel, records)
     assert got["loss"] == pytest.approx(expected["loss"], rel=1e-4)
 
 

@@ -18,9 +18,11 @@ def test_single_device_is_a_no_op_except_map():
     np.testing.assert_allclose(double(jnp.ones(3), 2), [2.0, 2.0, 2.0])
 
 
-def test_reduce_rejects_unknown_ops():
+def test_single_device_reduce_ignores_the_op_and_data_parallel_rejects_unknown_ones():
+    array = jnp.ones(2)
+    assert SingleDeviceDistributor().reduce(array, "max") is array
     with pytest.raises(ValueError, match="'max'"):
-        SingleDeviceDistributor().reduce(jnp.ones(2), "max")
+        DataParallelDistributor(num_devices=1).reduce(array, "max")
 
 
 def test_registered_and_buildable_from_config():

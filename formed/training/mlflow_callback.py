@@ -46,6 +46,8 @@ class MlflowCallback(FlaxTrainingCallback):
             trainer.train(model, train_items)
     """
 
+    keeps_states = False
+
     def __init__(self) -> None:
         self._mlflow: ModuleType | None = None
 

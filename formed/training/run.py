@@ -198,13 +198,12 @@ def run(config: Any, workdir: str, config_path: str = "<config>") -> dict[str, d
     state = trainer.train(model, splits["train"], splits.get("validation"), state=state)
 
     evaluators = [e for cb in trainer.callbacks if (e := cb.on_eval_start(trainer, model, state)) is not None]
-    placed = trainer.distributor.replicate(state)
     metrics: dict[str, dict[str, float]] = {}
     for split in ("validation", "test"):
         if splits.get(split):
             for evaluator in evaluators:
                 evaluator.reset()
-            metrics[split] = trainer.evaluate(model, placed, splits[split], evaluators=evaluators)
+            metrics[split] = trainer.evaluate(model, state, splits[split], evaluators=evaluators)
     metrics["step"] = int(jax.device_get(state.step))  # type: ignore[assignment]
     if primary:
         write_json_atomically(metrics_path, metrics)

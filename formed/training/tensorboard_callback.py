@@ -62,6 +62,8 @@ class TensorBoardCallback(FlaxTrainingCallback):
     When training spans several processes, only the first (``process_index == 0``) writes.
     """
 
+    keeps_states = False
+
     def __init__(self, directory: str | None = None, run_config: str | None = None) -> None:
         self.directory = directory
         self.run_config = run_config

@@ -7,6 +7,13 @@ host-side list of arrays to stack). The host reads device values only when metri
 a model is evaluated, so it runs ahead, queueing steps while the `DataLoader`'s thread collates
 the next batches.
 
+Callbacks get the state as it is: under `DataParallelDistributor` it is mirrored (one array held
+whole on every device), so it reads like a single-device state and costs nothing per step. The
+step donates the state's buffers to the next step only when no callback keeps states
+(``keeps_states`` is false on every callback, as on all of formed's own); otherwise states stay
+valid after their step, at the price of holding two states in device memory during a step, and
+still without a copy.
+
 Resuming: given a ``state`` whose step is ``s``, training continues at epoch
 ``s // steps_per_epoch`` and skips the first ``s % steps_per_epoch`` batches of that epoch; the
 sampler's ``set_epoch`` makes the data order the one an uninterrupted run would have seen.
@@ -24,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from formed.core import Registrable
 from formed.core.random import RngsLike
 from formed.data import DataLoader
 from formed.training.callbacks import FlaxTrainingCallback
@@ -46,9 +54,13 @@ Strategy = Literal["epoch", "step"]
 DataLoaderLike = Callable[[Sequence[Any]], Iterable[Any]]
 
 
-class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
+class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
     """Trains a Flax NNX model with an engine, a distributor and callbacks (an Equinox model
     with `EquinoxTrainingEngine`: the loop only sees the engine's state, a pytree of arrays).
+
+    Registered as ``"flax_trainer"`` (and the default), so a config may name it, as the
+    reference's workflow example does (``trainer: {type: "flax_trainer", ...}``), or leave the
+    type out.
 
     Args:
         train_dataloader: maps the training dataset to batches: a `formed.data.DataLoader`
@@ -80,6 +92,8 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         state = trainer.train(model, train_items, val_items)
         model = nnx.merge(state.graphdef, state.params, *state.additional_states)
     """
+
+    default_implementation = "flax_trainer"
 
     def __init__(
         self,
@@ -151,10 +165,16 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         every call, and hashing an nnx ``GraphDef`` costs more than a small model's whole step.
         """
         static = _static_fields(state)
+        donate = self.donates_state
         cached = self._compiled
-        if cached is None or not _same_static(cached.static, static):
-            cached = self._compiled = _CompiledSteps(self, type(state), static)
+        if cached is None or not _same_static(cached.static, static) or cached.donate != donate:
+            cached = self._compiled = _CompiledSteps(self, type(state), static, donate)
         return cached
+
+    @property
+    def donates_state(self) -> bool:
+        """Whether a step reuses the previous state's buffers: only when no callback keeps states."""
+        return not any(getattr(callback, "keeps_states", True) for callback in self.callbacks)
 
     def _loss_of(self, output: Any) -> Any:
         accessor = getattr(self.engine, "loss", "loss")
@@ -173,7 +193,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
     ) -> dict[str, float]:
         """Metrics of `state` on `dataset`: the mean loss plus those of `evaluators`.
 
-        `state` is in the distributor's layout (as callbacks receive it). Runs no hooks.
+        `state` may be any state: one a callback received, or one returned by `train`. Runs no hooks.
         """
         loader = dataloader or self.val_dataloader
         if loader is None:
@@ -181,7 +201,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         distributor = self.distributor
         _share_between_processes(loader, distributor, "the evaluation dataloader")
         steps = self.compiled_steps(state)
-        dynamic = _dynamic_fields(state)
+        dynamic = distributor.mirror(_dynamic_fields(state))
         losses = []
         for batch in loader(dataset):
             output = distributor.unshard(steps.eval_step(distributor.shard(batch), dynamic, self))
@@ -274,8 +294,9 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
             raise ValueError("val_dataset was given but the trainer has no val_dataloader")
         if state is None:
             state = self.engine.create_state(rngs, self, model)
-        # Copy: the step donates the state's buffers, which may be shared with `model` or the caller.
-        state = jax.tree.map(lambda x: x.copy() if isinstance(x, jax.Array) else x, state)
+        if self.donates_state:
+            # Copy once: the step donates the state's buffers, which may be shared with `model` or the caller.
+            state = jax.tree.map(lambda x: x.copy() if isinstance(x, jax.Array) else x, state)
         _share_between_processes(self.train_dataloader, self.distributor, "train_dataloader")
         train_batches = self.train_dataloader(train_dataset)
         try:
@@ -294,7 +315,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
         distributor = self.distributor
         steps = self.compiled_steps(state)
         train_step, as_state = steps.train_step, steps.as_state
-        dynamic = distributor.replicate(_dynamic_fields(state))
+        dynamic = distributor.mirror(_dynamic_fields(state))
         state = as_state(dynamic)
         progress = self._progress = ProgressBar(
             self.max_epochs * steps_per_epoch,
@@ -351,7 +372,7 @@ class FlaxTrainer(Generic[ItemT, ModelInputT, ModelOutputT, ModelParamsT]):
             if callable(close):
                 close()
         self._losses = None
-        state = as_state(distributor.unreplicate(dynamic))
+        state = as_state(distributor.unreplicate(dynamic))  # this process's copy (the same object on one process)
         for callback in self.callbacks:
             replacement = callback.on_training_end(self, model, state)
             if replacement is not None:
@@ -377,6 +398,9 @@ def _share_between_processes(loader: Any, distributor: BaseDistributor, what: st
     sampler.set_process(distributor.process_index, distributor.process_count)
 
 
+FlaxTrainer.register("flax_trainer")(FlaxTrainer)
+
+
 def _static_fields(state: TrainState) -> dict[str, Any]:
     return {f.name: getattr(state, f.name) for f in dataclasses.fields(state) if not f.metadata.get("pytree_node", True)}
 
@@ -392,9 +416,10 @@ def _same_static(a: dict[str, Any], b: dict[str, Any]) -> bool:
 class _CompiledSteps:
     """The engine's steps compiled by the distributor over the array fields of a state."""
 
-    def __init__(self, trainer: FlaxTrainer, state_type: type[TrainState], static: dict[str, Any]) -> None:
+    def __init__(self, trainer: FlaxTrainer, state_type: type[TrainState], static: dict[str, Any], donate: bool) -> None:
         self.static = static
         self.state_type = state_type
+        self.donate = donate
         engine = trainer.engine
 
         def train_step(
@@ -419,8 +444,16 @@ class _CompiledSteps:
             return engine.eval_step(inputs, state_type(**static, **dynamic), trainer)
 
         self.has_loss = True
-        self.train_step = trainer.distributor.map(train_step, static_argnums=(3,), donate_argnums=(1, 2))
-        self.eval_step = trainer.distributor.map(eval_step, static_argnums=(2,))
+        # The state goes in and comes out mirrored; the batch, the output and the per-device loss
+        # sum carry the device axis.
+        self.train_step = trainer.distributor.map_with_state(
+            train_step,
+            static_argnums=(3,),
+            donate_argnums=(1, 2) if donate else (2,),
+            mirrored_argnums=(1,),
+            mirrored_outputs=(True, False, False),
+        )
+        self.eval_step = trainer.distributor.map_with_state(eval_step, static_argnums=(2,), mirrored_argnums=(1,))
 
     def as_state(self, dynamic: dict[str, Any]) -> TrainState:
         return self.state_type(**self.static, **dynamic)
