@@ -4,6 +4,7 @@ expect, exercised through the reference's module paths (``formed.integrations.fl
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -24,6 +25,7 @@ from formed.integrations.flax.training import (
     FlaxTrainingCallback,
 )
 from formed.integrations.ml import BasicBatchSampler, DataLoader
+from formed.training import CheckpointDirectory
 from formed.integrations.ml.metrics import MulticlassAccuracy
 from formed.integrations.flax.workflow import evaluate_flax_model
 from formed.workflow import Workflow, step
@@ -163,3 +165,68 @@ def test_item10_flax_evaluate_takes_a_dataloader_config() -> None:
     )
     assert results["by_config"] == by_function
     assert 0.0 < by_function["accuracy"] <= 1.0
+
+
+# Item 11: early stopping persists the best model once per improvement through the checkpoint
+# code, in the step's working directory, and not inside every training checkpoint.
+def test_item11_in_a_workflow_the_best_model_is_written_once_under_the_step_workdir(tmp_path: Path) -> None:
+    trainer_config = {
+        **TRAINER_CONFIG,
+        "val_dataloader": {"sampler": {"type": "basic", "batch_size": 32}, "collator": COLLATOR, "prefetch": 0},
+        "max_epochs": 3,
+        "callbacks": [{"type": "early_stopping", "patience": 5}, {"type": "checkpoint", "keep_last": 5}],
+    }
+    Workflow(
+        {
+            "data": {"type": "reference_training_test::records"},
+            "validation": {"type": "reference_training_test::records", "n": 32, "seed": 1},
+            "train": {
+                "type": "flax::train",
+                "model": {"type": "reference_training_test::linear"},
+                "trainer": {"type": "flax_trainer", **trainer_config},
+                "train_dataset": {"type": "ref", "ref": "data"},
+                "val_dataset": {"type": "ref", "ref": "validation"},
+            },
+        },
+        cache_dir=tmp_path,
+    ).run()
+    (workdir,) = tmp_path.glob("*.work")
+    best = CheckpointDirectory(str(workdir / "best"))
+    checkpoints = CheckpointDirectory(str(workdir / "checkpoints"))
+    # One saved best model (the older ones pruned), at the step of the best validation loss.
+    index = best.read_index()
+    assert [entry["step"] for entry in index["checkpoints"]] == best.steps() == [index["best"]]
+    assert index["best"] in (4, 8, 12) and "loss" in index["checkpoints"][0]["metrics"]  # an epoch's end
+    early_stopping_states = [entry["callbacks"]["0:EarlyStoppingCallback"] for entry in checkpoints.read_index()["checkpoints"]]
+    assert early_stopping_states[-1]["best_step"] == index["best"]
+    # The training checkpoints hold the training state and early stopping's counters only.
+    for step in checkpoints.steps():
+        assert set(checkpoints.checkpointer.restore(checkpoints.path(step))) == {"state"}
+    assert all("best_state" not in saved for saved in early_stopping_states)
+
+
+class CrashAfterEvaluation(FlaxTrainingCallback):
+    def on_eval_end(self, trainer: FlaxTrainer, model: Any, state: Any, metrics: Any, prefix: str = "") -> None:
+        raise RuntimeError("killed")
+
+
+def test_item11_a_crash_after_an_improvement_keeps_the_best_model(tmp_path: Path) -> None:
+    early_stopping = EarlyStoppingCallback(patience=3)
+    early_stopping.set_workdir(str(tmp_path))  # what the train binary and flax::train do
+    model = Linear(rngs=0)
+    training = trainer([early_stopping, CrashAfterEvaluation()], max_epochs=3)
+    with pytest.raises(RuntimeError, match="killed"):
+        training.train(model, records(), records(32, seed=1))
+    template = training.engine.create_state(None, training, model)
+    saved = CheckpointDirectory(str(tmp_path / "best")).restore(template)
+    assert int(saved.step) == 4  # the end of the first epoch, whose evaluation improved
+    assert not np.allclose(np.asarray(saved.params["out"]["kernel"][...]), np.asarray(template.params["out"]["kernel"][...]))
+
+
+def test_item11_without_a_directory_the_best_state_is_kept_in_memory() -> None:
+    early_stopping = EarlyStoppingCallback(patience=3)
+    training = trainer([early_stopping], max_epochs=2)
+    final = training.train(Linear(rngs=0), records(), records(32, seed=1))
+    assert early_stopping.directory is None and early_stopping.best_state is not None
+    assert int(final.step) == early_stopping.best_step
+    assert "best_state" in early_stopping.state_dict()

@@ -23,6 +23,7 @@ step count as a Python int (reading ``state.step`` would wait for the device).
 from __future__ import annotations
 
 import copy
+import os
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import jax
@@ -156,24 +157,35 @@ class EarlyStoppingCallback(FlaxTrainingCallback):
         metric: the metric to watch with its direction: ``score = sign * value`` must grow.
             ``"-loss"`` (the default) wants the loss to fall, ``"+accuracy"`` the accuracy to
             rise. The name may carry the validation prefix (``"-val/loss"``) or not (``"-loss"``).
+        directory: where the best state is saved; the `train` binary and the ``flax::train``
+            workflow step set ``<work directory>/best`` (through `set_workdir`).
 
-    The best state is copied to host memory when it is seen, and returned from
-    ``on_training_end`` (whether training stopped early or ran all epochs).
+    The best model is saved once per improvement: with a directory, as a checkpoint there (one
+    orbax write through `CheckpointDirectory`, the older best pruned), so a crash after an
+    improvement does not lose it and the training checkpoints do not carry a second copy of it;
+    without one (plain Python), as a copy in host memory. ``on_training_end`` returns the best
+    state (whether training stopped early or ran all epochs).
     """
 
-    keeps_states = False  # the best state is copied (to the host, or to disk) when it is seen
+    keeps_states = False  # the best state is copied (to disk, or to the host) when it is seen
 
-    def __init__(self, patience: int = 5, metric: str = "-loss") -> None:
+    def __init__(self, patience: int = 5, metric: str = "-loss", directory: str | None = None) -> None:
         if patience < 1:
             raise ValueError(f"patience must be at least 1, got {patience}")
         self.patience = patience
         self.metric = metric
         self.metric_name, self.sign = parse_metric(metric)
+        self.directory = directory
         self.best_score: float | None = None
         self.best_step: int | None = None
         self.best_state: TrainState | None = None
         self.evaluations_without_improvement = 0
         self._restored = False
+
+    def set_workdir(self, workdir: str) -> None:
+        """Saves the best state under ``<workdir>/best`` unless a directory was given."""
+        if self.directory is None:
+            self.directory = os.path.join(workdir, "best")
 
     def on_training_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> None:
         if self._restored:  # a resumed run continues the count of the interrupted one
@@ -185,17 +197,19 @@ class EarlyStoppingCallback(FlaxTrainingCallback):
         self.evaluations_without_improvement = 0
 
     def state_dict(self) -> dict[str, Any]:
-        return {
+        saved: dict[str, Any] = {
             "best_score": self.best_score,
             "best_step": self.best_step,
-            "best_state": self.best_state,
             "evaluations_without_improvement": self.evaluations_without_improvement,
         }
+        if self.directory is None:  # no directory of its own: the best state travels with the checkpoint
+            saved["best_state"] = self.best_state
+        return saved
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best_score = state_dict["best_score"]
         self.best_step = state_dict["best_step"]
-        self.best_state = state_dict["best_state"]
+        self.best_state = state_dict.get("best_state")
         self.evaluations_without_improvement = int(state_dict["evaluations_without_improvement"])
         self._restored = True
 
@@ -212,8 +226,7 @@ class EarlyStoppingCallback(FlaxTrainingCallback):
         if self.best_score is None or score > self.best_score:
             self.best_score = score
             self.best_step = getattr(trainer, "global_step", None)
-            # A host copy: the device buffers of `state` may be donated to the next step.
-            self.best_state = jax.device_get(trainer.distributor.unreplicate(state))
+            self._save_best(trainer.distributor.unreplicate(state), {self.metric_name: value})
             self.evaluations_without_improvement = 0
             return
         self.evaluations_without_improvement += 1
@@ -223,7 +236,27 @@ class EarlyStoppingCallback(FlaxTrainingCallback):
                 f"(best {self.sign * self.best_score:.6g} at step {self.best_step})"
             )
 
+    def _save_best(self, state: TrainState, metrics: dict[str, float]) -> None:
+        """Saves `state` (this process's copy) as the best so far."""
+        if self.directory is None:
+            # A host copy: the device buffers of `state` may be donated to the next step.
+            self.best_state = jax.device_get(state)
+            return
+        from formed.training.checkpoints import CheckpointDirectory  # checkpoints imports this module
+
+        best = CheckpointDirectory(self.directory)
+        best.save(state, self.best_step or 0, metrics, best=True)
+        best.prune(keep_last=1)
+
     def on_training_end(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> TrainState | None:
+        if self.directory is not None and self.best_step is not None:
+            from formed.training.checkpoints import CheckpointDirectory
+
+            best = CheckpointDirectory(self.directory)
+            saved = best.read_index()
+            recorded = [entry["step"] for entry in saved["checkpoints"]]
+            if recorded:
+                return best.restore(state, self.best_step if self.best_step in recorded else saved["best"])
         if self.best_state is None:
             return None
         return jax.device_put(copy.copy(self.best_state))
