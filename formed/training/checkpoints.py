@@ -24,10 +24,11 @@ checkpoint of a run that diverged is its last finite one.
 A checkpoint holds every leaf of the state (parameters, optimizer state, non-parameter model
 states such as dropout RNG streams, and the step), so a run resumed from it continues exactly;
 `FlaxTrainer.train` derives the epoch and the batch offset from the step. It also holds what the
-trainer's callbacks remember (their ``state_dict()``: e.g. early stopping's best score, patience
-count and best state), so that they too continue where they were. `CheckpointCallback` writes a
-step only after every callback has run its hooks for that step (at the next ``on_batch_start``,
-``on_epoch_start`` or ``on_training_end``), so those callback states belong to the saved step.
+trainer's callbacks remember (their ``state_dict()``: e.g. early stopping's best score and
+patience count, and its best state only when it has no directory of its own to save it in), so
+that they too continue where they were. `CheckpointCallback` writes a step only after every
+callback has run its hooks for that step (at the next ``on_batch_start``, ``on_epoch_start`` or
+``on_training_end``), so those callback states belong to the saved step.
 
 With several processes (``jax.distributed``), every process calls `CheckpointDirectory.save`
 (orbax's save is collective) and only the first writes ``index.json`` and deletes old steps.
