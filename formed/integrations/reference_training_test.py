@@ -169,14 +169,33 @@ def test_item10_flax_evaluate_takes_a_dataloader_config() -> None:
 
 # Item 11: early stopping persists the best model once per improvement through the checkpoint
 # code, in the step's working directory, and not inside every training checkpoint.
+@FlaxTrainingCallback.register("reference_training_test::crash_after_evaluations")
+class CrashAfterEvaluations(FlaxTrainingCallback):
+    """Raises after `count` evaluations: a run killed mid-training, whose work directory stays."""
+
+    keeps_states = False
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+
+    def on_eval_end(self, trainer: FlaxTrainer, model: Any, state: Any, metrics: Any, prefix: str = "") -> None:
+        self.count -= 1
+        if self.count == 0:
+            raise RuntimeError("killed")
+
+
 def test_item11_in_a_workflow_the_best_model_is_written_once_under_the_step_workdir(tmp_path: Path) -> None:
     trainer_config = {
         **TRAINER_CONFIG,
         "val_dataloader": {"sampler": {"type": "basic", "batch_size": 32}, "collator": COLLATOR, "prefetch": 0},
-        "max_epochs": 3,
-        "callbacks": [{"type": "early_stopping", "patience": 5}, {"type": "checkpoint", "keep_last": 5}],
+        "max_epochs": 4,
+        "callbacks": [
+            {"type": "early_stopping", "patience": 5},
+            {"type": "checkpoint", "keep_last": 5},
+            {"type": "reference_training_test::crash_after_evaluations", "count": 3},
+        ],
     }
-    Workflow(
+    workflow = Workflow(
         {
             "data": {"type": "reference_training_test::records"},
             "validation": {"type": "reference_training_test::records", "n": 32, "seed": 1},
@@ -189,20 +208,27 @@ def test_item11_in_a_workflow_the_best_model_is_written_once_under_the_step_work
             },
         },
         cache_dir=tmp_path,
-    ).run()
-    (workdir,) = tmp_path.glob("*.work")
+    )
+    with pytest.raises(Exception, match="killed"):
+        workflow.run()
+    (workdir,) = {path.parent for path in tmp_path.rglob("best")}
     best = CheckpointDirectory(str(workdir / "best"))
     checkpoints = CheckpointDirectory(str(workdir / "checkpoints"))
-    # One saved best model (the older ones pruned), at the step of the best validation loss.
+    # One saved best model (older ones pruned), at an evaluation (an epoch's end). The kill came
+    # right after the third evaluation, before step 12's training checkpoint: the best model
+    # on disk is at least as recent and as good as the one the last checkpoint knew of.
     index = best.read_index()
     assert [entry["step"] for entry in index["checkpoints"]] == best.steps() == [index["best"]]
-    assert index["best"] in (4, 8, 12) and "loss" in index["checkpoints"][0]["metrics"]  # an epoch's end
+    assert index["best"] in (4, 8, 12)
     early_stopping_states = [entry["callbacks"]["0:EarlyStoppingCallback"] for entry in checkpoints.read_index()["checkpoints"]]
-    assert early_stopping_states[-1]["best_step"] == index["best"]
+    assert [state["best_step"] is not None for state in early_stopping_states] == [True, True]  # steps 4, 8
+    last_known = early_stopping_states[-1]
+    assert index["best"] >= last_known["best_step"]
+    assert index["checkpoints"][0]["metrics"]["loss"] <= -last_known["best_score"] + 1e-6
     # The training checkpoints hold the training state and early stopping's counters only.
+    assert all("best_state" not in saved for saved in early_stopping_states)
     for step in checkpoints.steps():
         assert set(checkpoints.checkpointer.restore(checkpoints.path(step))) == {"state"}
-    assert all("best_state" not in saved for saved in early_stopping_states)
 
 
 class CrashAfterEvaluation(FlaxTrainingCallback):
