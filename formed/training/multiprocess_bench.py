@@ -91,7 +91,7 @@ def _worker(args: argparse.Namespace) -> None:
     step_s = (time.perf_counter() - start) / (args.epochs * args.steps_per_epoch)
 
     distributor = trainer.distributor
-    placed = distributor.replicate(state)
+    placed = distributor.mirror(state)  # the layout the trainer's step takes
     steps = trainer.compiled_steps(placed)
     batch = distributor.shard(next(iter(loader(rows))))
     dynamic = _dynamic_fields(placed)

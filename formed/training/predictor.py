@@ -208,8 +208,7 @@ class Predictor:
             dataloader = DataLoader(BasicBatchSampler(batch_size=self.batch_size), collator=PaddedCollator(self.datamodule))
         state = trainer.engine.create_state(None, trainer, self.model)
         evaluators = [e for cb in trainer.callbacks if (e := cb.on_eval_start(trainer, self.model, state)) is not None]
-        placed = trainer.distributor.replicate(state)
-        return trainer.evaluate(self.model, placed, list(records), dataloader=dataloader, evaluators=evaluators)
+        return trainer.evaluate(self.model, state, list(records), dataloader=dataloader, evaluators=evaluators)
 
 
 def _default_readable(output: Any) -> list[dict[str, Any]]:
