@@ -214,6 +214,13 @@ def test_tensorboard_server_serves_the_scalars(run: dict[str, object], tmp_path:
         "val/loss",
         "val/accuracy",
         "val/macro_f1",
+        # The final metrics of the kept model, at the last step.
+        "test/loss",
+        "test/accuracy",
+        "test/macro_f1",
+        "final_val/loss",
+        "final_val/accuracy",
+        "final_val/macro_f1",
     }
     server = TensorBoardServer(workdir, os.path.join(str(tmp_path), "tensorboard.log"))
     try:
@@ -235,6 +242,11 @@ def test_tensorboard_server_serves_the_scalars(run: dict[str, object], tmp_path:
         assert set(tags["."]) == expected_tags
 
         events = load_events(workdir)
+        # The run's flattened config, for TensorBoard's HParams tab, beside its final metrics.
+        hparams = events.PluginTagToContent("hparams")
+        assert "_hparams_/session_start_info" in hparams
+        metrics = _read_json(os.path.join(workdir, "metrics.json"))
+        assert scalar_series(events, "test/accuracy") == pytest.approx({LAST_STEP: metrics["test"]["accuracy"]})
         for tag in ("train/loss", "train/learning_rate", "val/accuracy"):
             # [[wall_time, step, value], ...]
             points = server.get_json("/data/plugin/scalars/scalars", run=".", tag=tag)

@@ -44,7 +44,8 @@ from formed.core import ConfigurationError, from_config, use_rngs
 from formed.data import BaseDataset, DataModule, PaddedCollator, resolve_data_values
 from formed.modules import BaseFlaxModel
 from formed.training.checkpoints import CheckpointDirectory
-from formed.training.tensorboard_callback import TensorBoardCallback
+from formed.training.report import training_summary
+from formed.training.tensorboard_callback import TensorBoardCallback, write_final_summaries
 from formed.training.trainer import FlaxTrainer
 
 # Imported for their registrations (the Equinox engine, the optimizer builder).
@@ -169,7 +170,9 @@ def run(config: Any, workdir: str, config_path: str = "<config>") -> dict[str, d
         # finished result; a new run needs a new work directory.
         print(f"{workdir} holds a finished run (metrics.json); use a new --workdir to train again", flush=True)
         with open(metrics_path, encoding="utf-8") as file:
-            return json.load(file)
+            finished = json.load(file)
+        print(training_summary(finished, None, None).split("\n", 1)[-1], flush=True)
+        return finished
     try:
         splits, datamodule, model, trainer, resolved = _build(config, workdir)
     except ConfigurationError as error:
@@ -206,5 +209,10 @@ def run(config: Any, workdir: str, config_path: str = "<config>") -> dict[str, d
             metrics[split] = trainer.evaluate(model, state, splits[split], evaluators=evaluators)
     metrics["step"] = int(jax.device_get(state.step))  # type: ignore[assignment]
     if primary:
+        for callback in trainer.callbacks:
+            if isinstance(callback, TensorBoardCallback) and callback.directory is not None:
+                write_final_summaries(callback.directory, metrics, trainer.global_step, resolved, trial=os.path.basename(workdir))
         write_json_atomically(metrics_path, metrics)
+    best_steps = [cb.best_step for cb in trainer.callbacks if getattr(cb, "best_state", None) is not None]
+    print(training_summary(metrics, trainer.stop_reason, best_steps[0] if best_steps else None), flush=True)
     return metrics

@@ -10,17 +10,25 @@ protos). What goes in, at the trainer's global step:
   the trainer has no rate;
 * the run's configuration as text (tag ``config``), when `run_config` is set.
 
+At the end of a run, `write_final_summaries` adds the final metrics of the kept model
+(``test/accuracy``, ``final_val/accuracy``, ...) at the last step (TensorBoard drops the later
+points of a run when a step goes back) and the run's flattened
+config with them in TensorBoard's HParams tab, so that runs under one ``--logdir`` (the parent
+of their work directories) can be compared there.
+
 View with ``tensorboard --logdir <workdir>``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorboard.plugins.hparams import summary_v2 as hparams_summary
 from tensorboard.plugins.text import metadata as text_metadata
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
@@ -47,6 +55,49 @@ def scalar_event(tag: str, value: float, step: int) -> event_pb2.Event:
     """One scalar point as an event proto."""
     summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=float(value))])
     return event_pb2.Event(wall_time=time.time(), step=step, summary=summary)
+
+
+def flatten_config(config: Any, prefix: str = "") -> dict[str, bool | int | float | str]:
+    """``{"trainer.max_epochs": 8, "model.encoder.type": "lstm", ...}``: the leaves of a config as
+    HParams values (lists and other values as their JSON text).
+
+    >>> flatten_config({"model": {"type": "lstm", "sizes": [1, 2]}, "seed": 0})
+    {'model.type': 'lstm', 'model.sizes': '[1, 2]', 'seed': 0}
+    """
+    flat: dict[str, bool | int | float | str] = {}
+    if isinstance(config, dict):
+        for key, value in config.items():
+            flat.update(flatten_config(value, f"{prefix}{key}." if isinstance(value, dict) else f"{prefix}{key}"))
+        return flat
+    if isinstance(config, (bool, int, float, str)):
+        return {prefix: config}
+    return {prefix: json.dumps(config, default=str, sort_keys=True)}
+
+
+# The final validation metrics are those of the kept model, which may differ from the last
+# evaluation at that step: a tag of their own, not more points on the ``val/`` curves.
+SPLIT_TAGS = {"validation": "final_val/", "test": "test/"}
+
+
+def write_final_summaries(
+    directory: str, metrics: dict[str, Any], step: int, config: dict[str, Any] | None = None, trial: str | None = None
+) -> None:
+    """Writes the final metrics (``{"validation": {...}, "test": {...}}``) as scalars at `step`
+    (``final_val/<name>``, ``test/<name>``; `step` must be the run's last) and, with `config`, one HParams session of its flattened
+    values, into `directory` (a file of its own, beside the training curves)."""
+    writer = EventFileWriter(directory, filename_suffix=".final")
+    try:
+        if config is not None:
+            summary = hparams_summary.hparams_pb(flatten_config(config), trial_id=trial or os.path.basename(directory))
+            writer.add_event(event_pb2.Event(wall_time=time.time(), step=step, summary=summary))
+        for split, values in metrics.items():
+            if isinstance(values, dict):
+                prefix = SPLIT_TAGS.get(split, f"{split}/")
+                for name, value in values.items():
+                    writer.add_event(scalar_event(prefix + name, value, step))
+        writer.flush()
+    finally:
+        writer.close()
 
 
 @FlaxTrainingCallback.register("tensorboard")

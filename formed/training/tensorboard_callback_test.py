@@ -92,3 +92,23 @@ def test_steps_per_sec_is_the_rate_the_progress_line_shows(tmp_path):
         if step in logged:
             assert logged[step] == pytest.approx(rate, rel=1e-6) and rate == pytest.approx(10.0)
             assert "10.0 steps/s" in line
+
+
+def test_final_metrics_and_hparams_are_written_for_the_hparams_tab(tmp_path):
+    from tensorboard.backend.event_processing import event_accumulator
+    from tensorboard.plugins.hparams import metadata as hparams_metadata
+
+    from formed.training.tensorboard_callback import flatten_config, write_final_summaries
+
+    config = {"model": {"type": "text_classifier", "encoder": {"features": 16}}, "seed": 3, "sizes": [1, 2]}
+    assert flatten_config(config) == {"model.type": "text_classifier", "model.encoder.features": 16, "seed": 3, "sizes": "[1, 2]"}
+    metrics = {"validation": {"accuracy": 0.5}, "test": {"accuracy": 0.25, "loss": 1.5}, "step": 7}
+    write_final_summaries(str(tmp_path), metrics, 7, config, trial="run-a")
+    accumulator = event_accumulator.EventAccumulator(str(tmp_path), size_guidance={event_accumulator.SCALARS: 0, event_accumulator.TENSORS: 0})
+    accumulator.Reload()
+    assert [(e.step, e.value) for e in accumulator.Scalars("test/accuracy")] == [(7, 0.25)]
+    assert [(e.step, e.value) for e in accumulator.Scalars("final_val/accuracy")] == [(7, 0.5)]
+    content = accumulator.PluginTagToContent(hparams_metadata.PLUGIN_NAME)
+    start = hparams_metadata.parse_session_start_info_plugin_data(content[hparams_metadata.SESSION_START_INFO_TAG])
+    assert start.hparams["model.encoder.features"].number_value == 16
+    assert start.hparams["model.type"].string_value == "text_classifier"

@@ -65,8 +65,7 @@ def main(argv: list[str]) -> None:
     except (ValueError, ProcessGroupError) as error:
         cli.fail(str(error))
     config_path = flags.FLAGS["config"].config_filename
-    metrics = run(_CONFIG.value, _WORKDIR.value, config_path=config_path)
-    print("final metrics:", {split: value for split, value in metrics.items()}, flush=True)
+    run(_CONFIG.value, _WORKDIR.value, config_path=config_path)  # prints the summary
 
 
 if __name__ == "__main__":

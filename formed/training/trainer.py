@@ -145,6 +145,8 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
             self.callbacks.append(ProfileCallback(self.profile_steps))
         # Host-side counters: callbacks read these instead of waiting for `state.step`.
         self.global_step = 0
+        # Why the last `train` ended before its last epoch (a `StopEarly` message), or None.
+        self.stop_reason: str | None = None
         self.epoch = 0
         self.steps_per_epoch = 0
         self._compiled: _CompiledSteps | None = None
@@ -222,10 +224,14 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
     def _validate(self, model: nnx.Module, state: TrainState, val_dataset: Sequence[ItemT]) -> dict[str, float]:
         evaluators = [e for cb in self.callbacks if (e := cb.on_eval_start(self, model, state)) is not None]
         metrics = self.evaluate(model, state, val_dataset, evaluators=evaluators)
-        for callback in self.callbacks:
-            callback.on_eval_end(self, model, state, metrics, prefix=self.val_prefix)
-        for callback in self.callbacks:
-            callback.on_log(self, model, state, metrics, prefix=self.val_prefix)
+        try:
+            for callback in self.callbacks:
+                callback.on_eval_end(self, model, state, metrics, prefix=self.val_prefix)
+        finally:
+            # Also when a callback stops training here (early stopping): the evaluation that
+            # decided it is logged like every other.
+            for callback in self.callbacks:
+                callback.on_log(self, model, state, metrics, prefix=self.val_prefix)
         return metrics
 
     def check_finite(self) -> None:
@@ -306,6 +312,7 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
             steps_per_epoch = len(train_batches)
         if steps_per_epoch == 0:
             raise ValueError(f"the training dataset ({len(train_dataset)} items) gives no batch; check the batch size")
+        self.stop_reason = None
         start_step = int(state.step)  # the one read of a device value before the loop
         start_epoch, skip = divmod(start_step, steps_per_epoch)
         self.steps_per_epoch = steps_per_epoch
@@ -364,6 +371,7 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
                     callback.on_epoch_end(self, model, state, epoch)
             self.check_finite()
         except StopEarly as stop:
+            self.stop_reason = str(stop)
             self.check_finite()
             progress.message(f"stopping early: {stop}")
         finally:

@@ -149,3 +149,17 @@ def test_a_loss_that_is_not_finite_stops_training_naming_the_step_and_the_epoch(
     trainer = _trainer(callbacks=[logs], val_dataloader=None)
     with pytest.raises(NonFiniteLossError, match="at step 3 \\(epoch 1\\)"):
         trainer.train(TinyClassifier(), records)
+
+
+def test_the_evaluation_that_stops_training_early_is_logged_like_every_other():
+    from formed.training.callbacks import EarlyStoppingCallback
+
+    records = make_records(96)
+    logs = Logs()
+    # With a learning rate of 0 the loss never improves: the second evaluation stops training.
+    stopper = EarlyStoppingCallback(patience=1, metric="-loss")
+    trainer = _trainer(callbacks=[stopper, logs], max_epochs=20, engine=DefaultFlaxTrainingEngine(optimizer=optax.sgd(0.0)))
+    trainer.train(TinyClassifier(), records, records)
+    assert trainer.stop_reason is not None and "has not improved for 1 evaluations" in trainer.stop_reason
+    val_steps = [step for step, prefix, _ in logs.entries if prefix == "val/"]
+    assert val_steps == [6, 12] and trainer.global_step == 12  # the deciding evaluation (step 12) is there
