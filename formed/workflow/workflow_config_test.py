@@ -43,3 +43,14 @@ def test_a_mistake_in_a_ready_workflow_names_the_step_and_key() -> None:
     config.steps.train.model.encoder.type = "lstmm"
     with pytest.raises(ConfigurationError, match=r"^steps.train.model.encoder.type: unknown 'lstmm'; did you mean 'lstm'"):
         workflow_from_config(config, cache_dir=None)
+
+
+def test_the_reference_s_typed_trainer_is_accepted() -> None:
+    # The API reference writes `trainer: {type: "flax_trainer", ...}` in a flax::train step.
+    config = text_classifier.get_config()
+    config.steps.train.trainer.type = "flax_trainer"
+    workflow = workflow_from_config(config, cache_dir=None)
+    assert workflow.steps["train"]["trainer"]["type"] == "flax_trainer"
+    config.steps.train.trainer.type = "flax_trainr"
+    with pytest.raises(ConfigurationError, match=r"^steps.train.trainer.type: unknown 'flax_trainr'; did you mean 'flax_trainer'"):
+        workflow_from_config(config, cache_dir=None)
