@@ -10,6 +10,7 @@ from formed.data.data_values import resolve_data_values
 from formed.data.datamodule import DataModule
 from formed.data.datasets import SPLITS, BaseDataset, CsvDataset, JsonlDataset, TsvDataset
 from formed.data.fields import BaseField, LabelField, ScalarField, TensorField, TextField
+from formed.data.fingerprint import data_fingerprint
 from formed.data.generated import SpatialRelationsDataset
 from formed.data.loader import BatchIterator, DataLoader
 from formed.data.padding import PaddedCollator, bucket_length, buckets_up_to, pad_rows, pad_text
@@ -46,6 +47,7 @@ __all__ = [
     "buckets_up_to",
     "pad_rows",
     "pad_text",
+    "data_fingerprint",
     "locate",
     "read_csv",
     "read_jsonl",

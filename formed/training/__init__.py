@@ -5,6 +5,7 @@ This is the public API of `//formed/training`; other packages import from here o
 """
 
 from formed.training.callbacks import EarlyStoppingCallback, EvaluationCallback, FlaxTrainingCallback
+from formed.training.config_changes import config_changes, describe_changes
 from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory, CheckpointError
 from formed.training.distributed import ProcessGroupError, initialize_processes
 from formed.training.distributors import BaseDistributor, DataParallelDistributor, SingleDeviceDistributor
@@ -30,6 +31,7 @@ from formed.training.model_formats import FlaxNnxFormat, ModelFormat, format_of
 from formed.training.predictor import Predictor
 from formed.training.optimizers import build_optimizer, build_schedule, learning_rate_of, training_optimizer
 from formed.training.precision import MixedPrecision
+from formed.training.preflight import check_config_values, check_metric_names
 from formed.training.profiling import ProfileCallback
 from formed.training.progress import ProgressBar
 from formed.training.report import metrics_table, training_summary
@@ -79,6 +81,10 @@ __all__ = [
     "WorkdirLock",
     "build_optimizer",
     "build_schedule",
+    "check_config_values",
+    "check_metric_names",
+    "config_changes",
+    "describe_changes",
     "ema_init",
     "ema_update",
     "export_model",

@@ -1,0 +1,14 @@
+from formed.training.config_changes import MISSING, as_json, config_changes, describe_changes
+
+
+def test_every_changed_leaf_is_listed_with_its_old_and_new_value():
+    old = as_json({"seed": 0, "model": {"dropout": 0.1, "layers": (1, 2)}, "trainer": {"callbacks": [{"metric": "+accuracy"}]}})
+    new = as_json({"seed": 1, "model": {"dropout": 0.1, "layers": [1, 2]}, "trainer": {"callbacks": [{"metric": "-loss"}]}, "x": 2})
+    changes = config_changes(old, new)
+    assert changes == [("seed", 0, 1), ("trainer.callbacks[0].metric", "+accuracy", "-loss"), ("x", MISSING, 2)]
+    assert describe_changes(changes).splitlines() == [
+        "  seed: 0 -> 1",
+        '  trainer.callbacks[0].metric: "+accuracy" -> "-loss"',
+        "  x: (not set) -> 2",
+    ]
+    assert config_changes(old, as_json(old)) == []
