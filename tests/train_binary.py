@@ -9,7 +9,9 @@ the repository root on ``PYTHONPATH``; both run `formed/training/train.py` with 
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -18,6 +20,7 @@ from typing import Callable
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO_ROOT = os.path.dirname(TESTS_DIR)
 TINY_CONFIG = os.path.join(TESTS_DIR, "configs", "tiny_classifier.py")
+JSONL_CONFIG = os.path.join(TESTS_DIR, "configs", "jsonl_classifier.py")
 
 # A run of the tiny config takes 10-20 s (importing JAX, compiling, a few dozen steps).
 RUN_TIMEOUT_S = 240
@@ -90,3 +93,48 @@ def poll(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(interval_s)
+
+
+COLOURS = ("red", "blue", "green")
+
+
+def make_records(n: int, seed: int = 0) -> list[dict[str, str]]:
+    """``{"text": "the red ball is east of the blue box", "label": "red"}``: the label is the colour
+    of the object on the left, so the word order decides it (as in the built-in dataset)."""
+    rng = random.Random(seed)
+    records = []
+    for _ in range(n):
+        a, b = rng.sample(COLOURS, 2)
+        x, y = rng.choice(("ball", "box", "cup")), rng.choice(("ball", "box", "cup"))
+        if rng.random() < 0.5:
+            records.append({"text": f"the {a} {x} is west of the {b} {y}", "label": a})
+        else:
+            records.append({"text": f"the {a} {x} is east of the {b} {y}", "label": b})
+    return records
+
+
+def write_records(path: str, records: list[object], raw_lines: dict[int, str] | None = None) -> str:
+    """Writes `records` as JSONL to `path`; `raw_lines` replaces given (1-based) lines verbatim."""
+    lines = [json.dumps(record) for record in records]
+    for number, text in (raw_lines or {}).items():
+        lines[number - 1] = text
+    with open(path, "w", encoding="utf-8") as file:
+        file.write("\n".join(lines) + "\n")
+    return path
+
+
+def jsonl_flags(workdir: str, train: str, validation: str, test: str, *overrides: str) -> list[str]:
+    """Flags of a tiny run on JSONL files (`configs/jsonl_classifier.py`)."""
+    return [
+        f"--config={JSONL_CONFIG}",
+        f"--workdir={workdir}",
+        f"--config.dataset.train={train}",
+        f"--config.dataset.validation={validation}",
+        f"--config.dataset.test={test}",
+        *overrides,
+    ]
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""

@@ -1,5 +1,7 @@
 """What the binaries (`train`, `evaluate`, `predict`, `export`) share: paths relative to where the
-user ran ``bazel run``, the ``--import`` flag, and errors printed without a traceback.
+user ran ``bazel run``, the ``--import`` flag, and errors printed without a traceback: any
+failure prints ``error: <message>`` as the last line of stderr and exits with status 1 (the
+traceback first with --verbosity=1 or more); Ctrl-C prints where it stopped and exits with 130.
 
     FLAGS_WITH_PATHS = ("run", "input", "output")
     if __name__ == "__main__":
@@ -12,6 +14,7 @@ import logging as pylogging
 import os
 import re
 import sys
+import traceback
 from typing import Callable, Sequence
 
 from absl import app, flags, logging
@@ -26,7 +29,8 @@ IMPORT = flags.DEFINE_multi_string(
     "config is built: a dotted module on the Python path or a .py file (repeatable).",
 )
 
-# Errors a user can fix (a bad flag, file, config or input line): printed as one message.
+# Errors a user can fix (a bad flag, file, config or input line). `main` prints every failure as
+# one message; binaries that catch errors themselves use this to tell these from others.
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, KeyError)
 
 
@@ -106,6 +110,15 @@ def parse_config_flags(argv: list[str]) -> list[str]:
     sys.exit(1)
 
 
+INTERRUPTED_EXIT_STATUS = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+
+def show_traceback_if_verbose(error: BaseException) -> None:
+    """Prints `error`'s traceback to stderr with --verbosity=1 or more (for bug reports)."""
+    if flags.FLAGS["verbosity"].present and flags.FLAGS.verbosity >= 1:
+        traceback.print_exception(error)
+
+
 def fail(message: str) -> None:
     """Prints `message` to stderr (no traceback) and exits with status 1."""
     sys.stderr.write(f"error: {message}\n")
@@ -138,7 +151,9 @@ def main(
     flags_parser: Callable[[list[str]], list[str]] | None = None,
 ) -> None:
     """Runs `body` as an absl app: relative paths resolved, ``--import`` modules imported, and a
-    user error (see `USER_ERRORS`) printed as one line, exit status 1."""
+    failure printed as one message (``error: ...``, the traceback too with --verbosity=1 or
+    more), exit status 1; Ctrl-C (KeyboardInterrupt, whose message says where it stopped) exits
+    with status 130."""
 
     def run(argv: list[str]) -> None:
         if len(argv) > 1:
@@ -147,9 +162,15 @@ def main(
         try:
             import_flagged_modules()
             body(argv)
-        except USER_ERRORS as error:
+        except KeyboardInterrupt as error:
+            show_traceback_if_verbose(error)
+            sys.stderr.write(f"{str(error) or 'interrupted; rerun the same command to resume'}\n")
+            sys.stderr.flush()
+            sys.exit(INTERRUPTED_EXIT_STATUS)
+        except Exception as error:  # noqa: BLE001  every failure is reported the same way
+            show_traceback_if_verbose(error)
             message = error.args[0] if isinstance(error, KeyError) and error.args else error
-            fail(str(message))
+            fail(str(message) or type(error).__name__)
 
     sys.argv = resolve_path_flags(sys.argv, path_flags)
     if flags_parser is None:

@@ -8,7 +8,12 @@ Relative paths are taken from the directory `bazel run` was started in. ``--impo
 imports the user's own modules (registered models, datasets, callbacks) before the config is
 built. The work is done by `formed.training.run.run`; see there for the config keys and the
 work directory's contents. Running again with the same --workdir resumes from the latest
-checkpoint.
+checkpoint, with the same config (a changed one is refused, listing the changes, unless
+--accept_config_change).
+
+A failure prints its message alone as the last line of stderr (``error: ...``; the traceback too
+with --verbosity=1 or more) and exits with status 1; Ctrl-C prints ``interrupted at step N; rerun
+the same command to resume`` and exits with status 130 (see `formed.training.cli`).
 
 Several processes (one per host, or several on one machine) train one model together, each
 reading its own rows of every global batch; start the same command on each with
@@ -28,6 +33,11 @@ from formed.training.run import run
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file (get_config()).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, TensorBoard events and metrics.")
 flags.mark_flags_as_required(["config", "workdir"])
+_ACCEPT_CONFIG_CHANGE = flags.DEFINE_bool(
+    "accept_config_change",
+    False,
+    "Resume a work directory trained with another config (the old config is kept as config.previous-N.json).",
+)
 _COORDINATOR = flags.DEFINE_string(
     "coordinator_address", None, "host:port of process 0 in a multi-process run (with --num_processes, --process_id)."
 )
@@ -65,7 +75,7 @@ def main(argv: list[str]) -> None:
     except (ValueError, ProcessGroupError) as error:
         cli.fail(str(error))
     config_path = flags.FLAGS["config"].config_filename
-    run(_CONFIG.value, _WORKDIR.value, config_path=config_path)  # prints the summary
+    run(_CONFIG.value, _WORKDIR.value, config_path=config_path, accept_config_change=_ACCEPT_CONFIG_CHANGE.value)  # prints the summary
 
 
 if __name__ == "__main__":
