@@ -436,12 +436,15 @@ class _CompiledSteps:
             state, output, metrics = engine.train_step_with_metrics(inputs, state_type(**static, **dynamic), trainer)
             loss = trainer._loss_of(output)
             first = losses["first_nonfinite_step"]
+            finite = jnp.isfinite(metrics["grad_norm"]) if "grad_norm" in metrics else jnp.asarray(True)
             if loss is None:  # decided once, while tracing: the output has no loss to log
                 self.has_loss = False
             else:
                 loss = jnp.mean(loss).astype(jnp.float32)
                 metrics = {**metrics, "loss": loss}
-                first = jnp.where((first < 0) & ~jnp.isfinite(loss), jnp.asarray(state.step, first.dtype), first)
+                finite = finite & jnp.isfinite(loss)
+            # The first step whose loss (or gradient norm, when the engine reports it) is not finite.
+            first = jnp.where((first < 0) & ~finite, jnp.asarray(state.step, first.dtype), first)
             sums = {
                 name: total + metrics[name].astype(total.dtype) if name in metrics else total
                 for name, total in losses["sums"].items()
