@@ -12,3 +12,9 @@ def test_every_changed_leaf_is_listed_with_its_old_and_new_value():
         "  x: (not set) -> 2",
     ]
     assert config_changes(old, as_json(old)) == []
+
+
+def test_objects_written_by_their_repr_differ_only_by_kind_not_by_address():
+    old = {"callbacks": ["<config.KillAtStep object at 0x7f6e49da6b50>"]}
+    assert config_changes(old, {"callbacks": ["<config.KillAtStep object at 0x7f62b1bbf450>"]}) == []
+    assert config_changes(old, {"callbacks": ["<config.Other object at 0x7f62b1bbf450>"]}) != []
