@@ -78,6 +78,7 @@ def test_the_saved_data_module_is_tied_to_the_data_it_was_fitted_on(trained, tmp
 
     # Before any checkpoint exists (e.g. a first run that failed), the data module is refitted.
     shutil.rmtree(os.path.join(workdir, "checkpoints"))
+    shutil.rmtree(os.path.join(workdir, "best"), ignore_errors=True)  # early stopping's best model
     result = train_binary.run_train(*flags)
     assert "changed since" in result.stderr and "refitting it" in result.stderr
     datamodule = json.dumps(_read_json(os.path.join(workdir, "data", "datamodule.json")))

@@ -112,8 +112,9 @@ def _saved_fingerprint(directory: str) -> str | None:
 
 
 def _has_checkpoints(workdir: str) -> bool:
-    """Whether the work directory has checkpoints (reading their index: a lost one stops here)."""
-    return bool(CheckpointDirectory(os.path.join(workdir, "checkpoints")).recorded_steps())
+    """Whether the work directory has checkpoints, the training ones or early stopping's best
+    model (reading their index: a lost one stops here)."""
+    return any(CheckpointDirectory(os.path.join(workdir, name)).recorded_steps() for name in ("checkpoints", "best"))
 
 
 def _prepare_datamodule(
