@@ -12,11 +12,7 @@ import json
 import math
 import os
 import re
-import subprocess
-import sys
 import urllib.error
-import urllib.parse
-import urllib.request
 
 import numpy as np
 import optax
@@ -25,6 +21,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
 import train_binary
+from formed.training._tensorboard_server import TensorBoardServer
 
 STEPS_PER_EPOCH = 8
 EPOCHS = 3
@@ -159,50 +156,6 @@ def test_event_files_read_by_tensorboard(run: dict[str, object]) -> None:
     assert "config" in events.Tags()[event_accumulator.TENSORS]
     text = tensor_util.make_ndarray(events.Tensors("config")[0].tensor_proto).item().decode("utf-8")
     assert '"num_classes": 8' in text
-
-
-class TensorBoardServer:
-    """`tensorboard --logdir DIR` on a loopback port chosen by the OS (``--port 0``)."""
-
-    STARTUP_TIMEOUT_S = 60
-
-    def __init__(self, logdir: str, log_path: str) -> None:
-        self.log_path = log_path
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--host", "127.0.0.1", "--port", "0"],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        announced = train_binary.poll(
-            self._announced_url, self.STARTUP_TIMEOUT_S, interval_s=0.1, what="TensorBoard to print its URL"
-        )
-        self.url = str(announced)
-
-    def _log(self) -> str:
-        with open(self.log_path, encoding="utf-8", errors="replace") as file:
-            return file.read()
-
-    def _announced_url(self) -> str | None:
-        if self.process.poll() is not None:
-            raise AssertionError(f"tensorboard exited with {self.process.returncode}:\n{self._log()}")
-        match = re.search(r"(http://127\.0\.0\.1:\d+)/", self._log())
-        return match.group(1) if match else None
-
-    def get_json(self, path: str, **query: str) -> object:
-        url = self.url + path + ("?" + urllib.parse.urlencode(query) if query else "")
-        with urllib.request.urlopen(url, timeout=10) as response:
-            assert response.status == 200, url
-            return json.load(response)
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
 
 
 def test_tensorboard_server_serves_the_scalars(run: dict[str, object], tmp_path: object) -> None:

@@ -7,6 +7,7 @@ import pytest
 from formed.training._testing import TinyClassifier, list_loader, make_records
 from formed.training.callbacks import FlaxTrainingCallback
 from formed.training.engine import DefaultFlaxTrainingEngine
+from formed.training._tensorboard_server import TensorBoardServer
 from formed.training.profiling import ProfileCallback
 from formed.training.trainer import FlaxTrainer
 
@@ -53,3 +54,22 @@ def test_bad_profile_steps_name_the_key(steps):
 def test_no_profile_steps_adds_nothing():
     trainer = FlaxTrainer(train_dataloader=list_loader(8))
     assert not any(isinstance(c, ProfileCallback) for c in trainer.callbacks)
+
+
+def test_tensorboard_profile_plugin_lists_the_traced_run(tmp_path):
+    trainer = FlaxTrainer(
+        train_dataloader=list_loader(8), engine=DefaultFlaxTrainingEngine(optimizer=optax.sgd(0.1)),
+        max_epochs=1, progress=False, profile_steps=[2, 3],
+    )
+    profiler = trainer.callbacks[-1]
+    profiler.set_workdir(str(tmp_path))
+    trainer.train(TinyClassifier(), make_records(32))
+    run_name = os.path.basename(profiler.trace_directory)
+    server = TensorBoardServer(str(tmp_path), str(tmp_path / "tensorboard.log"))
+    try:
+        plugins = server.get_json("/data/plugins_listing")
+        assert plugins["profile"]["enabled"], plugins["profile"]  # tensorboard-plugin-profile is installed
+        runs = server.poll_json("/data/plugin/profile/runs", lambda runs: bool(runs), "the profile plugin to list a run")
+        assert runs == [run_name]
+    finally:
+        server.close()
