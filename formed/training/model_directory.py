@@ -17,7 +17,9 @@ An exported model directory holds::
     MODEL_CARD.md       a short summary: model, data, metrics, version, date
 
 It is written under a temporary name and renamed, so a crash never leaves half an export.
-`FlaxModelFormat` (workflow) writes and reads this same layout.
+`FlaxModelFormat` and `EquinoxModelFormat` (workflow) write and read this same layout: a
+workflow's cached model is such a directory, with only the ``model`` section of a config and no
+``data/`` (``load_model(directory, datamodule=...)`` gives it the data module to batch with).
 """
 
 from __future__ import annotations
@@ -108,21 +110,31 @@ def _load_run(run: str, checkpoint: Checkpoint, batch_size: int) -> Predictor:
     return Predictor(model, datamodule, config=config, batch_size=batch_size, info=info)
 
 
-def _load_exported(directory: str, batch_size: int) -> Predictor:
-    model, config, datamodule, about = read_model_files(directory)
-    if datamodule is None:
-        raise ValueError(f"{directory}: saved without a data module (data/), so it cannot batch records")
+def _load_exported(directory: str, batch_size: int, datamodule: DataModule | None) -> Predictor:
+    model, config, saved, about = read_model_files(directory)
+    datamodule = datamodule if datamodule is not None else saved
     metrics_path = os.path.join(directory, "metrics.json")
     metrics = _read_json(metrics_path) if os.path.exists(metrics_path) else None
     info = {**about, "source": directory, "exported_from": about.get("source"), "metrics": metrics}
     return Predictor(model, datamodule, config=config, batch_size=batch_size, info=info)
 
 
-def load_model(path: str | os.PathLike[str], checkpoint: Checkpoint = "best", batch_size: int = 64) -> Predictor:
+def load_model(
+    path: str | os.PathLike[str],
+    checkpoint: Checkpoint = "best",
+    batch_size: int = 64,
+    datamodule: DataModule | None = None,
+) -> Predictor:
     """A `Predictor` of the model in `path`: a run's work directory (its checkpoint ``"best"``,
-    ``"latest"`` or a step number) or an exported model directory (`checkpoint` is ignored).
+    ``"latest"`` or a step number) or an exported model directory (`checkpoint` is ignored),
+    such as a workflow's cached model (`FlaxModelFormat`, `EquinoxModelFormat`).
 
     Modules that register the model's classes (``--import``) must be imported first.
+    `datamodule`, when given, batches records in place of the one saved with the model; a
+    directory saved without one (a workflow's cached model) needs it to predict or evaluate,
+    and without it gives a `Predictor` whose ``model`` is ready and whose ``predict`` says so.
+
+    >>> predictor = load_model("/tmp/cache/steps/b45b.../artifact", datamodule=fitted)  # doctest: +SKIP
 
     Raises:
         FileNotFoundError: if `path` does not exist.
@@ -132,9 +144,12 @@ def load_model(path: str | os.PathLike[str], checkpoint: Checkpoint = "best", ba
     if not os.path.isdir(path):
         raise FileNotFoundError(f"{path}: no such directory (expected a run's work directory or an exported model)")
     if is_exported_model(path):
-        return _load_exported(path, batch_size)
+        return _load_exported(path, batch_size, datamodule)
     if is_run_directory(path):
-        return _load_run(path, checkpoint, batch_size)
+        predictor = _load_run(path, checkpoint, batch_size)
+        if datamodule is not None:
+            predictor = Predictor(predictor.model, datamodule, predictor.config, batch_size, predictor.info)
+        return predictor
     raise ValueError(
         f"{path} is neither a run directory (config.json, data/, checkpoints/ written by train) "
         f"nor an exported model ({MODEL_FILE} written by export)"
@@ -241,7 +256,10 @@ def read_model_files(directory: str) -> tuple[Any, dict[str, Any] | None, DataMo
     config_path = os.path.join(directory, "config.json")
     config = _read_json(config_path) if os.path.exists(config_path) else None
     if config is not None:
-        model = build_model(config, model_base_for(config))
+        # A run's config names its engine, whose registry builds the model; a workflow's
+        # cached model saves only its ``model`` section, built from the format's registry.
+        model_base = model_base_for(config) if isinstance(config.get("trainer"), dict) else fmt.model_base
+        model = build_model(config, model_base)
     else:
         with open(os.path.join(directory, "structure.pkl"), "rb") as file:
             model = fmt.from_structure(pickle.load(file))

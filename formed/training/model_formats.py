@@ -24,13 +24,21 @@ import numpy as np
 from flax import nnx
 
 from formed.core import Registrable
-from formed.equinox import load_named_params, named_params
+from formed.equinox import BaseEquinoxModel, load_named_params, named_params
+from formed.modules.model import BaseFlaxModel
 
 NamedParams = dict[str, Any]  # nested {name: {name: ... np.ndarray}}
 
 
 class ModelFormat(Registrable, abc.ABC):
-    """Named parameters of one kind of model."""
+    """Named parameters of one kind of model.
+
+    `model_base` is the registry a saved config's ``model`` section is built from when the
+    config names no training engine (a workflow's cached model saves only its ``model``
+    section); a run's config picks it from ``trainer.engine`` instead.
+    """
+
+    model_base: type = BaseFlaxModel
 
     @classmethod
     @abc.abstractmethod
@@ -88,6 +96,8 @@ def _from_named(template: Any, named: Any, path: str) -> Any:
 class FlaxNnxFormat(ModelFormat):
     """Flax NNX modules: the ``nnx.Param`` variables, by their attribute paths."""
 
+    model_base = BaseFlaxModel
+
     @classmethod
     def handles(cls, model: Any) -> bool:
         return isinstance(model, nnx.Module)
@@ -117,7 +127,10 @@ class FlaxNnxFormat(ModelFormat):
 @ModelFormat.register("equinox")
 class EquinoxFormat(ModelFormat):
     """Equinox models: the floating-point arrays, by their attribute paths
-    (`formed.equinox.named_params`)."""
+    (`formed.equinox.named_params`). The structure of a model built without a config keeps its
+    other arrays (integer tables, masks) by value, since they are not parameters."""
+
+    model_base = BaseEquinoxModel
 
     @classmethod
     def handles(cls, model: Any) -> bool:
@@ -127,10 +140,20 @@ class EquinoxFormat(ModelFormat):
         return named_params(model if params is None else eqx.combine(params, model))
 
     def structure(self, model: Any) -> Any:
-        return jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype) if eqx.is_array(x) else x, model)
+        def describe(x: Any) -> Any:
+            if eqx.is_inexact_array(x):
+                return jax.ShapeDtypeStruct(np.shape(x), x.dtype)
+            return np.asarray(jax.device_get(x)) if eqx.is_array(x) else x
+
+        return jax.tree.map(describe, model)
 
     def from_structure(self, structure: Any) -> Any:
-        return jax.tree.map(lambda s: jax.numpy.zeros(s.shape, s.dtype) if isinstance(s, jax.ShapeDtypeStruct) else s, structure)
+        def build(s: Any) -> Any:
+            if isinstance(s, jax.ShapeDtypeStruct):
+                return jax.numpy.zeros(s.shape, s.dtype)
+            return jax.numpy.asarray(s) if isinstance(s, np.ndarray) else s
+
+        return jax.tree.map(build, structure)
 
     def load_params(self, model: Any, named: NamedParams) -> Any:
         return load_named_params(model, named)

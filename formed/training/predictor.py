@@ -43,7 +43,9 @@ class Predictor:
 
     Args:
         model: a trained model (its parameters as they are now); put in evaluation mode.
-        datamodule: the data module fitted with the model (vocabularies, label set).
+        datamodule: the data module fitted with the model (vocabularies, label set); None for
+            a model saved without one (a workflow's cached model): ``model`` is usable, and
+            `predict` / `evaluate` raise ValueError asking for one.
         config: the run's resolved config; `evaluate` builds the run's evaluators from it.
         batch_size: records per forward pass.
         info: where the model came from (``{"source": ..., "step": ...}``), for reports.
@@ -52,7 +54,7 @@ class Predictor:
     def __init__(
         self,
         model: nnx.Module,
-        datamodule: DataModule,
+        datamodule: DataModule | None,
         config: Mapping[str, Any] | None = None,
         batch_size: int = 64,
         info: Mapping[str, Any] | None = None,
@@ -64,7 +66,7 @@ class Predictor:
         self.config = dict(config or {})
         self.batch_size = batch_size
         self.info = dict(info or {})
-        self.collator = PaddedCollator(datamodule, lengths="buckets", batch_size=batch_size)
+        self.collator = None if datamodule is None else PaddedCollator(datamodule, lengths="buckets", batch_size=batch_size)
         self.compilations = 0
         if isinstance(model, nnx.Module):
             model.eval()
@@ -86,9 +88,19 @@ class Predictor:
         where = self.info.get("source", "memory")
         return f"Predictor({type(self.model).__name__} from {where}, step {self.info.get('step')})"
 
+    def _require_datamodule(self) -> DataModule:
+        if self.datamodule is None:
+            where = self.info.get("source", "the model")
+            raise ValueError(
+                f"{where}: saved without a data module (data/), so it cannot batch records; "
+                "give the one it was trained with: load_model(path, datamodule=...)"
+            )
+        return self.datamodule
+
     def _collated(self, records: Iterable[Mapping[str, Any]]) -> Iterator[Any]:
         """(chunk size, padded batch) pairs, collated on a background thread two batches ahead;
         an error (a malformed record, a missing column) arrives after the batches before it."""
+        self._require_datamodule()
         results: queue.Queue[Any] = queue.Queue(maxsize=2)
         stop = threading.Event()
 
@@ -196,7 +208,7 @@ class Predictor:
 
         if not records:
             raise ValueError(f"{source}: no records to evaluate")
-        self.datamodule.require_targets(records, source)
+        self._require_datamodule().require_targets(records, source)
         if "trainer" not in self.config:
             raise ValueError("evaluate needs the run's config (its trainer section names the evaluators)")
         trainer = build_trainer(self.config, self.datamodule)

@@ -10,25 +10,25 @@
 ``equinox::train`` is ``flax::train`` for a `formed.equinox.BaseEquinoxModel` (the model config
 is built from that registry; the trainer's engine must be ``equinox``): resumable in a workflow
 with a cache, seeded by ``random_seed``. It returns the trained model, which `EquinoxModelFormat`
-(the default format of every ``eqx.Module``) caches as its arrays plus what rebuilds its
-skeleton. ``equinox::evaluate`` runs the model under `eqx.nn.inference_mode`.
+(the default format of every ``eqx.Module``) caches in the layout of an exported model (the one
+the `export` binary writes, ``"model_format": "equinox"``), so `formed.training.load_model`
+reads a cached model as it reads an export. ``equinox::evaluate`` runs the model under
+`eqx.nn.inference_mode`.
 """
 
 from __future__ import annotations
 
-import json
-import pickle
-import weakref
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import equinox as eqx
 import jax
 
-from formed.core import from_config
+from formed.core import config_of, from_config, remember_config
 from formed.core.random import use_rngs
 from formed.equinox import BaseEquinoxModel
 from formed.training.metrics import BaseEvaluator, IEvaluator
+from formed.training.model_directory import MODEL_FILE, read_model_files, write_model_files
 from formed.training.trainer import FlaxTrainer
 from formed.workflow.context import current_step
 from formed.workflow.format import Format
@@ -36,21 +36,7 @@ from formed.workflow.refs import refs_in
 from formed.workflow.step import step
 from formed.workflow.step_training import train_in_step
 
-ARRAYS_FILE = "model.eqx"
-ABOUT_FILE = "model.json"
-SKELETON_FILE = "skeleton.pkl"
-
-# The config each model `equinox::train` returned was built from, while the model lives: the
-# format writes it so that reading rebuilds the skeleton from the config (no pickle).
-_CONFIGS: dict[int, dict[str, Any]] = {}
-
-
-def remember_config(model: eqx.Module, config: Mapping[str, Any]) -> None:
-    """Records that `model` (its structure) is what ``from_config(BaseEquinoxModel, config)``
-    builds, for `EquinoxModelFormat` to store."""
-    key = id(model)
-    _CONFIGS[key] = dict(config)
-    weakref.finalize(model, _CONFIGS.pop, key, None)
+__all__ = ["EquinoxModelFormat", "build_skeleton", "evaluate_equinox_model", "remember_config", "train_equinox_model"]
 
 
 def build_skeleton(config: Mapping[str, Any]) -> eqx.Module:
@@ -64,55 +50,51 @@ def build_skeleton(config: Mapping[str, Any]) -> eqx.Module:
     return eqx.filter_eval_shape(build)
 
 
-def _skeleton_of(model: eqx.Module) -> eqx.Module:
-    return jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype) if eqx.is_array(x) else x, model)
+def _shapes(model: eqx.Module) -> list[Any]:
+    return [(x.shape, x.dtype) if hasattr(x, "shape") else x for x in jax.tree.leaves(model)]
 
 
 def _same_structure(a: eqx.Module, b: eqx.Module) -> bool:
-    shapes = lambda m: jax.tree.map(lambda x: (x.shape, x.dtype) if hasattr(x, "shape") else x, _skeleton_of(m))  # noqa: E731
     try:
-        return jax.tree.structure(a) == jax.tree.structure(b) and jax.tree.leaves(shapes(a)) == jax.tree.leaves(shapes(b))
+        return jax.tree.structure(a) == jax.tree.structure(b) and _shapes(a) == _shapes(b)
     except (TypeError, ValueError):
         return False
 
 
 @Format.register("equinox_model")
 class EquinoxModelFormat(Format[eqx.Module]):
-    """Writes an Equinox model as its arrays (`eqx.tree_serialise_leaves`, ``model.eqx``) and
-    what rebuilds its skeleton: the model config (``model.json``) when the model was built from
-    one (`remember_config`; ``equinox::train`` does this) and that config rebuilds the same
-    structure, otherwise the skeleton itself (``skeleton.pkl``: arrays as shapes and dtypes;
-    reading it needs the model's classes importable, as for any pickle).
+    """Writes an Equinox model in the exported-model layout of `formed.training.model_directory`
+    (as `FlaxModelFormat` does for Flax models): ``formed_model.json`` (``"model_format":
+    "equinox"``), the config it was built from (``config.json``, its ``model`` section) and its
+    floating-point arrays by name (``params/``, orbax).
+
+    The config is the one `from_config` built the model from (`formed.core.config_of`;
+    ``equinox::train`` gives the trained copy its input model's config). Reading rebuilds the
+    model from it (its registered classes must be imported) and loads the arrays by name. A
+    model without a config, or one whose config no longer builds its structure (changed after
+    it was built), is saved with its structure pickled instead (``structure.pkl``).
+
+    >>> EquinoxModelFormat().write(trained, directory)        # doctest: +SKIP
+    >>> formed.training.load_model(directory).model           # the same arrays  # doctest: +SKIP
     """
 
     def write(self, artifact: eqx.Module, directory: Path) -> None:
         if not isinstance(artifact, eqx.Module):
             raise TypeError(f"EquinoxModelFormat writes eqx.Module models, got {type(artifact).__name__}")
-        directory = Path(directory)
-        config = _CONFIGS.get(id(artifact))
+        config = config_of(artifact)
         if config is not None and not _same_structure(build_skeleton(config), artifact):
-            config = None  # the model was changed after it was built: only its own skeleton fits
-        eqx.tree_serialise_leaves(directory / ARRAYS_FILE, artifact)
-        if config is None:
-            with open(directory / SKELETON_FILE, "wb") as file:
-                pickle.dump(_skeleton_of(artifact), file)
-        about = {"class": f"{type(artifact).__module__}:{type(artifact).__qualname__}", "config": config}
-        with open(directory / ABOUT_FILE, "w", encoding="utf-8") as file:
-            json.dump(about, file, indent=2, sort_keys=True)
+            config = None  # the model was changed after it was built: only its own structure fits
+        write_model_files(str(directory), artifact, None if config is None else {"model": config})
 
     def read(self, directory: Path) -> eqx.Module:
-        directory = Path(directory)
-        about_path = directory / ABOUT_FILE
-        if not about_path.exists():
-            raise FileNotFoundError(f"{about_path}: no model saved here by EquinoxModelFormat")
-        with open(about_path, encoding="utf-8") as file:
-            about = json.load(file)
-        if about.get("config") is not None:
-            skeleton = build_skeleton(about["config"])
-        else:
-            with open(directory / SKELETON_FILE, "rb") as file:
-                skeleton = pickle.load(file)
-        return eqx.tree_deserialise_leaves(directory / ARRAYS_FILE, skeleton)
+        if not (Path(directory) / MODEL_FILE).exists():
+            raise FileNotFoundError(f"{Path(directory) / MODEL_FILE}: no model saved here by EquinoxModelFormat")
+        model, config, _, about = read_model_files(str(directory))
+        if about.get("model_format") != "equinox":
+            raise ValueError(f"{directory}: holds a {about.get('model_format')!r} model, not an Equinox one")
+        if config is not None:
+            remember_config(model, config["model"])
+        return model
 
     @classmethod
     def is_default_of(cls, obj: Any) -> bool:
@@ -153,9 +135,11 @@ def train_equinox_model(
         else:
             state = trainer.train(model, train_dataset, val_dataset, rngs=rngs)
     trained = state.to_model()
-    config = context.config.get("model") if context is not None else None
+    config = config_of(model)
+    if config is None and context is not None:
+        config = context.config.get("model")
     if isinstance(config, Mapping) and "type" in config and not refs_in(config):
-        remember_config(trained, config)
+        remember_config(trained, config)  # EquinoxModelFormat saves the trained copy by the same config
     return trained
 
 

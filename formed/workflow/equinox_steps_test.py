@@ -10,11 +10,12 @@ import equinox as eqx
 import jax
 import numpy as np
 import optax
+import orbax.checkpoint as ocp
 import pytest
 
 from formed.core import use_rngs
 from formed.equinox import BaseEquinoxModel, resolve_key
-from formed.training import DefaultFlaxTrainingEngine, EquinoxTrainingEngine, FlaxTrainer, MulticlassAccuracy
+from formed.training import DefaultFlaxTrainingEngine, EquinoxTrainingEngine, FlaxTrainer, MulticlassAccuracy, load_model
 from formed.workflow import Workflow, default_format_for, get_step, step
 from formed.workflow.equinox_steps import (
     EquinoxModelFormat,
@@ -78,28 +79,46 @@ def leaves(model: eqx.Module) -> list[np.ndarray]:
     return [np.asarray(x) for x in jax.tree.leaves(eqx.filter(model, eqx.is_array))]
 
 
-def test_the_format_is_the_default_for_equinox_models_and_rebuilds_from_the_config(tmp_path: Path) -> None:
+def test_the_format_is_the_default_for_equinox_models_and_writes_the_export_layout(tmp_path: Path) -> None:
     model = Mlp(hidden=5, key=1)
     assert isinstance(default_format_for(model), EquinoxModelFormat)
     remember_config(model, {"type": "equinox_steps_test::mlp", "hidden": 5})
     EquinoxModelFormat().write(model, tmp_path)
-    about = json.loads((tmp_path / "model.json").read_text())
-    assert about["config"] == {"type": "equinox_steps_test::mlp", "hidden": 5}
-    assert not (tmp_path / "skeleton.pkl").exists()  # the config rebuilds the skeleton
+    about = json.loads((tmp_path / "formed_model.json").read_text())
+    assert about["model_format"] == "equinox" and about["model_type"] == "equinox_steps_test::mlp"
+    assert json.loads((tmp_path / "config.json").read_text()) == {"model": {"type": "equinox_steps_test::mlp", "hidden": 5}}
+    assert not (tmp_path / "structure.pkl").exists()  # the config rebuilds the structure
     restored = EquinoxModelFormat().read(tmp_path)
     assert isinstance(restored, Mlp) and eqx.tree_equal(restored, model)
+    # The parameters are stored by name, as an export stores them.
+    named = ocp.PyTreeCheckpointer().restore(str(tmp_path / "params"))
+    np.testing.assert_array_equal(named["out"]["weight"], np.asarray(model.out.weight))
 
 
-def test_a_model_without_config_is_saved_with_its_skeleton(tmp_path: Path) -> None:
+def test_a_model_without_config_is_saved_with_its_structure(tmp_path: Path) -> None:
     model = Mlp(hidden=5, key=2)
     remember_config(model, {"type": "equinox_steps_test::mlp", "hidden": 7})  # does not fit: ignored
     EquinoxModelFormat().write(model, tmp_path)
-    assert json.loads((tmp_path / "model.json").read_text())["config"] is None
+    assert not (tmp_path / "config.json").exists() and (tmp_path / "structure.pkl").exists()
     assert eqx.tree_equal(EquinoxModelFormat().read(tmp_path), model)
 
 
+class Table(eqx.Module):
+    """A float parameter and an integer array that is not a parameter."""
+
+    weight: jax.Array
+    ids: jax.Array
+
+
+def test_a_model_with_integer_arrays_keeps_them_without_a_config(tmp_path: Path) -> None:
+    model = Table(weight=jax.numpy.arange(6.0).reshape(2, 3), ids=jax.numpy.array([3, 1, 2]))
+    EquinoxModelFormat().write(model, tmp_path)
+    restored = EquinoxModelFormat().read(tmp_path)
+    assert eqx.tree_equal(restored, model)  # the floats by name, the integers with the structure
+
+
 def test_errors_name_the_file_and_the_type(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="model.json"):
+    with pytest.raises(FileNotFoundError, match="formed_model.json"):
         EquinoxModelFormat().read(tmp_path)
     with pytest.raises(TypeError, match="eqx.Module"):
         EquinoxModelFormat().write({"not": "a model"}, tmp_path)
@@ -170,7 +189,15 @@ def test_a_workflow_trains_an_equinox_model_from_a_config_and_caches_it(tmp_path
     assert again["metrics"] == results["metrics"]
     assert eqx.tree_equal(again["model"], results["model"])
     assert _CALLS["trainer"] == before  # the cached step did not even build its trainer
-    saved = list(tmp_path.glob("steps/*/artifact/model.json"))
-    assert [json.loads(path.read_text())["config"]["hidden"] for path in saved] == [8]
+    saved = list(tmp_path.glob("steps/*/artifact/config.json"))
+    assert [json.loads(path.read_text())["model"]["hidden"] for path in saved] == [8]
     evaluator = MulticlassAccuracy()
     assert evaluate_equinox_model(again["model"], evaluator, records(48, seed=1), loader) == results["metrics"]
+
+    # The cached model is an exported model directory: load_model reads it without the workflow.
+    [directory] = [path.parent for path in saved]
+    predictor = load_model(directory)
+    assert isinstance(predictor.model, Mlp) and predictor.info["model_format"] == "equinox"
+    assert eqx.tree_equal(predictor.model, eqx.nn.inference_mode(results["model"]))
+    with pytest.raises(ValueError, match=r"saved without a data module .*load_model\(path, datamodule=\.\.\.\)"):
+        predictor.predict([{"x": [0.0, 0.0, 0.0, 0.0]}])

@@ -53,7 +53,9 @@ class FlaxModelFormat(Format[BaseFlaxModel]):
     def read(self, directory: Path) -> BaseFlaxModel:
         if not (Path(directory) / MODEL_FILE).exists():
             raise FileNotFoundError(f"{Path(directory) / MODEL_FILE}: no model saved here by FlaxModelFormat")
-        model, config, _, _ = read_model_files(str(directory))
+        model, config, _, about = read_model_files(str(directory))
+        if about.get("model_format") != "flax_nnx":
+            raise ValueError(f"{directory}: holds a {about.get('model_format')!r} model, not a Flax NNX one")
         if config is not None:
             remember_config(model, config["model"])
         return model
