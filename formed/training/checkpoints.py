@@ -76,12 +76,20 @@ class CheckpointError(RuntimeError):
     step, says what is lost and what to do."""
 
 
+# How tensorstore (orbax's writer) names the OS error behind a failed write.
+_OS_ERROR_CODE = re.compile(r"\[os_error_code='(\d+)'\]")
+
+
 def _root_cause(error: BaseException) -> str:
-    """The innermost OS error's message (``No space left on device``), else the error's first line."""
+    """The innermost OS error's message (``No space left on device``), also when tensorstore
+    gives it only as a code (``... [os_error_code='28']``), else the error's first line."""
     seen: BaseException | None = error
     while seen is not None:
         if isinstance(seen, OSError) and seen.strerror:
             return seen.strerror
+        code = _OS_ERROR_CODE.search(str(seen))
+        if code is not None:
+            return os.strerror(int(code.group(1)))
         seen = seen.__cause__ or seen.__context__
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__

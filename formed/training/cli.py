@@ -127,17 +127,47 @@ def fail(message: str) -> None:
 
 
 def _not_orbax_info(record: pylogging.LogRecord) -> bool:
-    return record.levelno >= pylogging.WARNING or f"{os.sep}orbax{os.sep}" not in record.pathname
+    """Drops orbax's INFO records, and its report of a failed background write (a traceback
+    per thread), whose error reaches the caller and is the binary's ``error:`` line."""
+    if f"{os.sep}orbax{os.sep}" not in record.pathname:
+        return True
+    if record.levelno < pylogging.WARNING:
+        return False
+    return "raised an exception" not in record.getMessage()
+
+
+def _closed_event_loop(exc_value: BaseException | None) -> bool:
+    return isinstance(exc_value, RuntimeError) and str(exc_value) == "Event loop is closed"
+
+
+def _drop_closed_event_loop_reports(default: Callable[[object], None]) -> Callable[[object], None]:
+    """An unraisable-exception hook that drops "Event loop is closed" and passes on the rest.
+
+    When an orbax save fails (a full disk), orbax closes the event loop of the save while
+    tensorstore still finishes the save's other writes; each of those then reports, as an
+    unraisable exception printed after the binary's ``error:`` line, that it could not notify
+    the closed loop. They say nothing the error line does not."""
+
+    def hook(unraisable: object) -> None:
+        if not _closed_event_loop(getattr(unraisable, "exc_value", None)):
+            default(unraisable)
+
+    return hook
 
 
 def quiet_logs() -> None:
-    """orbax logs every file it reads or writes at INFO: its INFO records are dropped, unless
-    --verbosity is given. Other INFO lines stay (the trainer's progress lines off a terminal),
-    so ``--log_dir`` and ``--alsologtostderr`` work as in the Flax examples."""
+    """orbax logs every file it reads or writes at INFO, and a failed background write as an
+    ERROR with a traceback per thread: these records (and the closed-event-loop reports that
+    follow a failed write) are dropped, unless --verbosity is given, so that a failure ends
+    with one ``error:`` line. Other INFO lines stay (the trainer's progress lines off a
+    terminal), so ``--log_dir`` and ``--alsologtostderr`` work as in the Flax examples."""
     if not flags.FLAGS["verbosity"].present:
         handler = logging.get_absl_handler()
         if _not_orbax_info not in handler.filters:
             handler.addFilter(_not_orbax_info)
+        if not getattr(sys.unraisablehook, "drops_closed_event_loop", False):
+            sys.unraisablehook = _drop_closed_event_loop_reports(sys.unraisablehook)
+            sys.unraisablehook.drops_closed_event_loop = True  # type: ignore[attr-defined]
 
 
 def import_flagged_modules() -> None:
