@@ -19,9 +19,9 @@ import subprocess
 import train_binary
 
 CONFIG = os.path.join(train_binary.TESTS_DIR, "configs", "tiny_disk_full.py")
-FULL_AFTER_STEP = 5  # checkpoints of steps 2 and 4 are written; the one of step 6 is not
+FULL_AFTER_STEP = 5  # checkpoints of steps 2 and 4 are written (or being written); 6 is not
 LIMIT_BYTES = 8192  # above the run's small files (logs, events, index), below a checkpoint's arrays
-TOTAL_STEPS = 24  # tiny_classifier: 3 epochs of 8 steps
+TOTAL_STEPS = 8  # one epoch of 8 steps
 
 
 def _train(workdir: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -42,16 +42,16 @@ def test_a_full_disk_during_a_checkpoint_is_one_line_and_the_run_resumes(tmp_pat
     output = full.stdout + full.stderr
     assert full.returncode == 1, output
     last = train_binary.last_line(full.stderr)
-    assert re.fullmatch(r"error: cannot write checkpoint step_0*(\d+) in \S+: File too large", last), output
-    assert int(re.search(r"step_0*(\d+)", last).group(1)) > FULL_AFTER_STEP
+    failed = re.fullmatch(r"error: cannot write checkpoint step_0*(\d+) in \S+: File too large", last)
+    assert failed, output
     assert "Traceback" not in output and "Event loop is closed" not in output, output
     assert not os.path.exists(os.path.join(workdir, "metrics.json"))
 
     resumed = _train(workdir)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     match = re.search(r"resuming from \S+/step_0*(\d+)", resumed.stdout)
-    assert match and 0 < int(match.group(1)) <= FULL_AFTER_STEP, resumed.stdout
+    assert match, resumed.stdout
+    assert 0 < int(match.group(1)) <= FULL_AFTER_STEP and int(match.group(1)) < int(failed.group(1))
     with open(os.path.join(workdir, "metrics.json"), encoding="utf-8") as file:
         metrics = json.load(file)
-    assert metrics["validation"]["accuracy"] >= 0 and metrics["step"] <= TOTAL_STEPS
-    assert "test" in metrics
+    assert 0 < metrics["step"] <= TOTAL_STEPS and set(metrics) >= {"validation", "test"}
