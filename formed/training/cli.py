@@ -127,13 +127,12 @@ def fail(message: str) -> None:
 
 
 def _not_orbax_info(record: pylogging.LogRecord) -> bool:
-    """Drops orbax's INFO records, and its report of a failed background write (a traceback
-    per thread), whose error reaches the caller and is the binary's ``error:`` line."""
+    """Drops orbax's INFO records, and its reports of a failed background save (an ERROR with
+    a traceback from each thread the failure passes through: the writer, the commit, the
+    finalize), whose error reaches formed and is the binary's ``error:`` line."""
     if f"{os.sep}orbax{os.sep}" not in record.pathname:
         return True
-    if record.levelno < pylogging.WARNING:
-        return False
-    return "raised an exception" not in record.getMessage()
+    return record.levelno >= pylogging.WARNING and not record.exc_info
 
 
 def _closed_event_loop(exc_value: BaseException | None) -> bool:
