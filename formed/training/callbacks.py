@@ -18,6 +18,11 @@ device). A callback may keep the states it is handed: unless every callback of t
 ``keeps_states = False`` (as formed's own do, having no need to), the trainer does not reuse a
 state's buffers for the next step, so kept states stay valid. ``trainer.global_step`` is the
 step count as a Python int (reading ``state.step`` would wait for the device).
+
+The batch hooks cost the step loop something only when a callback defines them: the trainer
+then builds a state object per step (and returns the model output for ``on_batch_end``), which
+on a small model costs about a fifth of a step. Hooks that run at intervals (logging,
+evaluation, epochs) cost nothing between them.
 """
 
 from __future__ import annotations

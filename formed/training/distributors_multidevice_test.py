@@ -97,10 +97,11 @@ def test_sharded_parameters_are_split_across_devices_with_their_optimizer_state(
     small = placed.params["out"]["bias"].get_value()  # 3 elements: one copy per device
     assert small.shape == (8, 3)
     # The step keeps the layout: its outputs are split the way its inputs were.
-    step = trainer.compiled_steps(placed).train_step
+    steps = trainer.compiled_steps(placed)
     loss_total = _LossSum(distributor).total
     batch = distributor.shard(list_loader(16)(make_records(16))[0])
-    dynamic, _, _ = step(batch, _dynamic_fields(placed), loss_total, trainer)
+    leaves, _, _ = steps.train_step(batch, steps.flatten(placed), loss_total, trainer)
+    dynamic = _dynamic_fields(steps.as_state(leaves))
     assert {s.data.shape for s in dynamic["params"]["hidden"]["kernel"].get_value().addressable_shards} == {(4, 2)}
     whole = distributor.unreplicate(dynamic)
     assert whole["params"]["hidden"]["kernel"].get_value().shape == (4, 16)

@@ -44,7 +44,7 @@ def _worker(args: argparse.Namespace) -> None:
     from formed.data import BasicBatchSampler, DataLoader
     from formed.modules import BaseFlaxModel
     from formed.training import DataParallelDistributor, DefaultFlaxTrainingEngine, FlaxTrainer
-    from formed.training.trainer import _dynamic_fields, _LossSum
+    from formed.training.trainer import _LossSum
 
 
     vocab, classes, length = 500, 4, args.length
@@ -94,15 +94,15 @@ def _worker(args: argparse.Namespace) -> None:
     placed = distributor.mirror(state)  # the layout the trainer's step takes
     steps = trainer.compiled_steps(placed)
     batch = distributor.shard(next(iter(loader(rows))))
-    dynamic = _dynamic_fields(placed)
+    leaves = steps.flatten(placed)
     total = _LossSum(distributor).total
-    dynamic, _, total = steps.train_step(batch, dynamic, total, trainer)  # warm
-    jax.block_until_ready(dynamic)
+    leaves, _, total = steps.train_step(batch, leaves, total, trainer)  # warm
+    jax.block_until_ready(leaves)
     calls = args.epochs * args.steps_per_epoch
     start = time.perf_counter()
     for _ in range(calls):
-        dynamic, _, total = steps.train_step(batch, dynamic, total, trainer)
-    jax.block_until_ready(dynamic)
+        leaves, _, total = steps.train_step(batch, leaves, total, trainer)
+    jax.block_until_ready(leaves)
     compiled_s = (time.perf_counter() - start) / calls
     if jax.process_index() == 0:
         print(json.dumps({"steps_per_sec": 1 / step_s, "compiled_ms": compiled_s * 1e3, "step_ms": step_s * 1e3}), flush=True)

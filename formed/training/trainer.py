@@ -1,7 +1,10 @@
 """`FlaxTrainer`: the training loop.
 
 The loop is deliberately plain. Per step it shards the batch, calls the compiled step function
-and runs the batch hooks; it never waits for the device. The compiled step also adds the loss to
+and runs the batch hooks; it never waits for the device. The compiled step takes and returns the
+state's arrays as a flat list (see `_CompiledSteps`); the `TrainState` object is built from it
+only where something reads it: for the callbacks that define batch hooks, and at logs,
+evaluations and epoch ends. The compiled step also adds the loss to
 a running sum on the device, so logging reads one number per interval (no per-step transfer, no
 host-side list of arrays to stack). The host reads device values only when metrics are logged or
 a model is evaluated, so it runs ahead, queueing steps while the `DataLoader`'s thread collates
@@ -167,11 +170,25 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
         every call, and hashing an nnx ``GraphDef`` costs more than a small model's whole step.
         """
         static = _static_fields(state)
+        treedef = jax.tree.structure(_dynamic_fields(state))
         donate = self.donates_state
+        returns_output = bool(self._batch_hooks("on_batch_end"))
         cached = self._compiled
-        if cached is None or not _same_static(cached.static, static) or cached.donate != donate:
-            cached = self._compiled = _CompiledSteps(self, type(state), static, donate)
+        if (
+            cached is None
+            or not _same_static(cached.static, static)
+            or cached.treedef != treedef
+            or (cached.donate, cached.returns_output) != (donate, returns_output)
+        ):
+            cached = self._compiled = _CompiledSteps(self, type(state), static, treedef, donate, returns_output)
         return cached
+
+    def _batch_hooks(self, hook: str) -> list[FlaxTrainingCallback]:
+        """The callbacks that do something in `hook` (``on_batch_start`` / ``on_batch_end``): the
+        step loop builds a state object for them, and returns the model output only when some
+        callback reads it."""
+        base = getattr(FlaxTrainingCallback, hook)
+        return [cb for cb in self.callbacks if getattr(type(cb), hook, base) is not base or hook in getattr(cb, "__dict__", {})]
 
     @property
     def donates_state(self) -> bool:
@@ -322,8 +339,11 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
         distributor = self.distributor
         steps = self.compiled_steps(state)
         train_step, as_state = steps.train_step, steps.as_state
-        dynamic = distributor.mirror(_dynamic_fields(state))
-        state = as_state(dynamic)
+        leaves = distributor.mirror(steps.flatten(state))
+        state = as_state(leaves)
+        # Only the hooks that do something run per step, and only they make the loop build a
+        # state object per step (see `_CompiledSteps`); `state` is None until something reads it.
+        start_hooks, end_hooks = self._batch_hooks("on_batch_start"), self._batch_hooks("on_batch_end")
         progress = self._progress = ProgressBar(
             self.max_epochs * steps_per_epoch,
             initial=start_step,
@@ -334,35 +354,43 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
         losses = self._losses = _LossSum(distributor, getattr(self.engine, "step_metrics", ()))
         for callback in self.callbacks:
             callback.on_training_start(self, model, state)
+        current: TrainState | None = state
         try:
             for epoch in range(start_epoch + 1, self.max_epochs + 1):
                 self.epoch = epoch
                 progress.set_description(f"epoch {epoch}/{self.max_epochs}")
                 if sampler is not None and hasattr(sampler, "set_epoch"):
                     sampler.set_epoch(epoch - 1)
+                state = current if current is not None else as_state(leaves)
                 for callback in self.callbacks:
                     callback.on_epoch_start(self, model, state, epoch)
                 batches: Iterable[Any] = train_batches
                 if epoch == start_epoch + 1 and skip:
                     batches = itertools.islice(train_batches, skip, None)
                 for batch in batches:
-                    for callback in self.callbacks:
-                        callback.on_batch_start(self, model, state, epoch)
-                    dynamic, output, losses.total = train_step(distributor.shard(batch), dynamic, losses.total, self)
+                    if start_hooks:
+                        current = current if current is not None else as_state(leaves)
+                        for callback in start_hooks:
+                            callback.on_batch_start(self, model, current, epoch)
+                    leaves, output, losses.total = train_step(distributor.shard(batch), leaves, losses.total, self)
+                    current = None
                     losses.count += 1
-                    state = as_state(dynamic)
-                    output = distributor.unshard(output)
                     self.global_step += 1
                     step = self.global_step
                     progress.update()
-                    for callback in self.callbacks:
-                        callback.on_batch_end(self, model, state, epoch, output)
+                    if end_hooks:
+                        current = as_state(leaves)
+                        output = distributor.unshard(output)
+                        for callback in end_hooks:
+                            callback.on_batch_end(self, model, current, epoch, output)
                     evaluate = self.eval_strategy == "step" and val_dataset is not None and step % self.eval_interval == 0
                     log = (self.logging_strategy == "step" and step % self.logging_interval == 0) or (
                         self.logging_first_step and step == 1
                     )
                     if evaluate or log:
-                        self._report(model, state, val_dataset if evaluate else None, losses if log else None, progress)
+                        current = current if current is not None else as_state(leaves)
+                        self._report(model, current, val_dataset if evaluate else None, losses if log else None, progress)
+                state = current = current if current is not None else as_state(leaves)
                 evaluate = self.eval_strategy == "epoch" and val_dataset is not None and epoch % self.eval_interval == 0
                 log = self.logging_strategy == "epoch" and epoch % self.logging_interval == 0
                 if evaluate or log:
@@ -380,7 +408,7 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
             if callable(close):
                 close()
         self._losses = None
-        state = as_state(distributor.unreplicate(dynamic))  # this process's copy (the same object on one process)
+        state = as_state(distributor.unreplicate(leaves))  # this process's copy (the same object on one process)
         for callback in self.callbacks:
             replacement = callback.on_training_end(self, model, state)
             if replacement is not None:
@@ -422,18 +450,35 @@ def _same_static(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 class _CompiledSteps:
-    """The engine's steps compiled by the distributor over the array fields of a state."""
+    """The engine's steps compiled by the distributor over the array fields of a state.
 
-    def __init__(self, trainer: FlaxTrainer, state_type: type[TrainState], static: dict[str, Any], donate: bool) -> None:
+    The training step takes and returns those fields as a flat list of arrays (`flatten` /
+    `unflatten` convert): jit flattens a list in C++, while the nnx ``State`` and ``Variable``
+    objects of a `TrainState` are flattened and rebuilt in Python on every call, which costs a
+    small model a third of its step. The trainer builds a `TrainState` from the list only where
+    something reads it (a hook, an evaluation, a log).
+    """
+
+    def __init__(
+        self,
+        trainer: FlaxTrainer,
+        state_type: type[TrainState],
+        static: dict[str, Any],
+        treedef: Any,
+        donate: bool,
+        returns_output: bool,
+    ) -> None:
         self.static = static
         self.state_type = state_type
+        self.treedef = treedef
         self.donate = donate
+        self.returns_output = returns_output
         engine = trainer.engine
 
         def train_step(
-            inputs: Any, dynamic: dict[str, Any], losses: dict[str, Any], trainer: FlaxTrainer
-        ) -> tuple[dict[str, Any], Any, dict[str, Any]]:
-            state, output, metrics = engine.train_step_with_metrics(inputs, state_type(**static, **dynamic), trainer)
+            inputs: Any, leaves: list[jax.Array], losses: dict[str, Any], trainer: FlaxTrainer
+        ) -> tuple[list[jax.Array], Any, dict[str, Any]]:
+            state, output, metrics = engine.train_step_with_metrics(inputs, self.as_state(leaves), trainer)
             loss = trainer._loss_of(output)
             first = losses["first_nonfinite_step"]
             finite = jnp.isfinite(metrics["grad_norm"]) if "grad_norm" in metrics else jnp.asarray(True)
@@ -449,7 +494,13 @@ class _CompiledSteps:
                 name: total + metrics[name].astype(total.dtype) if name in metrics else total
                 for name, total in losses["sums"].items()
             }
-            return _dynamic_fields(state), output, {"sums": sums, "first_nonfinite_step": first}
+            new_leaves, new_treedef = jax.tree.flatten(_dynamic_fields(state))
+            if new_treedef != treedef:
+                raise ValueError(
+                    f"{type(engine).__name__}.train_step returned a state shaped differently from the one it was "
+                    f"given (the step must keep the state's structure):\n  given:    {treedef}\n  returned: {new_treedef}"
+                )
+            return new_leaves, output if returns_output else None, {"sums": sums, "first_nonfinite_step": first}
 
         def eval_step(inputs: Any, dynamic: dict[str, Any], trainer: FlaxTrainer) -> Any:
             return engine.eval_step(inputs, state_type(**static, **dynamic), trainer)
@@ -466,8 +517,13 @@ class _CompiledSteps:
         )
         self.eval_step = trainer.distributor.map_with_state(eval_step, static_argnums=(2,), mirrored_argnums=(1,))
 
-    def as_state(self, dynamic: dict[str, Any]) -> TrainState:
-        return self.state_type(**self.static, **dynamic)
+    def flatten(self, state: TrainState) -> list[jax.Array]:
+        """The array fields of `state` as the list `train_step` takes."""
+        return jax.tree.leaves(_dynamic_fields(state))
+
+    def as_state(self, leaves: list[jax.Array]) -> TrainState:
+        """The `TrainState` whose array fields are `leaves` (as `train_step` returns them)."""
+        return self.state_type(**self.static, **jax.tree.unflatten(self.treedef, leaves))
 
 
 class _LossSum:

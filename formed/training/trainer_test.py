@@ -163,3 +163,53 @@ def test_the_evaluation_that_stops_training_early_is_logged_like_every_other():
     assert trainer.stop_reason is not None and "has not improved for 1 evaluations" in trainer.stop_reason
     val_steps = [step for step, prefix, _ in logs.entries if prefix == "val/"]
     assert val_steps == [6, 12] and trainer.global_step == 12  # the deciding evaluation (step 12) is there
+
+
+class BatchRecorder(FlaxTrainingCallback):
+    """Records what the batch hooks see: the state's step before and after each step, and the loss."""
+
+    keeps_states = False
+
+    def __init__(self):
+        self.starts, self.ends = [], []
+
+    def on_batch_start(self, trainer, model, state, epoch):
+        self.starts.append(int(state.step))
+
+    def on_batch_end(self, trainer, model, state, epoch, output):
+        self.ends.append((int(state.step), float(output.loss)))
+
+
+def test_batch_hooks_see_each_state_and_output_and_change_nothing():
+    # The loop builds states and returns outputs only for callbacks with batch hooks: a run
+    # without them must train exactly as one with them.
+    records = make_records(64)
+    recorder = BatchRecorder()
+    with_hooks = _trainer(callbacks=[recorder], max_epochs=2).train(TinyClassifier(), records)
+    without = _trainer(callbacks=[Logs()], max_epochs=2).train(TinyClassifier(), records)
+    assert recorder.starts == list(range(8))
+    assert [step for step, _ in recorder.ends] == list(range(1, 9))
+    assert all(np.isfinite(loss) for _, loss in recorder.ends)
+    for a, b in zip(params_of(with_hooks), params_of(without)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # A hook set on the instance counts too.
+    seen = []
+    trainer = _trainer(max_epochs=1)
+    hooks = FlaxTrainingCallback()
+    hooks.on_batch_end = lambda trainer, model, state, epoch, output: seen.append(float(output.loss))
+    trainer.callbacks.append(hooks)
+    trainer.train(TinyClassifier(), records)
+    assert len(seen) == 4
+
+
+class ReshapingEngine(DefaultFlaxTrainingEngine):
+    """A broken engine: its step returns a state with an extra optimizer-state leaf."""
+
+    def train_step_with_metrics(self, inputs, state, trainer):
+        state, output, metrics = super().train_step_with_metrics(inputs, state, trainer)
+        return state.replace(opt_state=(state.opt_state, state.step)), output, metrics
+
+
+def test_an_engine_that_changes_the_state_structure_is_named():
+    with pytest.raises(ValueError, match="ReshapingEngine.train_step returned a state shaped differently"):
+        _trainer(engine=ReshapingEngine(optimizer=optax.adam(1e-2)), max_epochs=1).train(TinyClassifier(), make_records(32))
