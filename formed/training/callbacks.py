@@ -21,7 +21,7 @@ step count as a Python int (reading ``state.step`` would wait for the device).
 
 The batch hooks cost the step loop something only when a callback defines them: the trainer
 then builds a state object per step (and returns the model output for ``on_batch_end``), which
-on a small model costs about a fifth of a step. Hooks that run at intervals (logging,
+on a tiny model costs about a third of a step. Hooks that run at intervals (logging,
 evaluation, epochs) cost nothing between them.
 """
 
