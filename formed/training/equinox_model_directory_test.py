@@ -13,6 +13,7 @@ import pytest
 from formed.data import SpatialRelationsDataset
 from formed.equinox import TextClassifier
 from formed.training import export_model, load_model
+from formed.training.model_directory import write_model_files
 from formed.training.run import run
 
 SIZES = dict(seed=0, train_size=128, validation_size=32, test_size=48)
@@ -62,4 +63,21 @@ def test_an_exported_equinox_model_loads_without_the_run(trained: dict) -> None:
     loaded = load_model(output)
     assert eqx.tree_equal(eqx.filter(loaded.model, eqx.is_array), eqx.filter(predictor.model, eqx.is_array))
     records = [{"text": r["text"]} for r in trained["test"][:8]]
+    assert loaded.predict(records) == predictor.predict(records)
+
+
+def test_a_model_saved_as_a_workflow_caches_it_loads_with_the_data_module_given(trained: dict) -> None:
+    # What EquinoxModelFormat writes for a trained `equinox::train` result: the export layout
+    # with only the config's model section (no trainer, so the format names the registry) and
+    # no data module.
+    predictor = load_model(trained["workdir"])
+    cached = os.path.join(trained["root"], "cached")
+    os.makedirs(cached)
+    write_model_files(cached, predictor.model, {"model": predictor.config["model"]})
+    assert not os.path.exists(os.path.join(cached, "data"))
+    records = [{"text": r["text"]} for r in trained["test"][:8]]
+    with pytest.raises(ValueError, match=r"saved without a data module \(data/\)"):
+        load_model(cached).predict(records)
+    loaded = load_model(cached, datamodule=predictor.datamodule)
+    assert isinstance(loaded.model, TextClassifier) and loaded.info["model_format"] == "equinox"
     assert loaded.predict(records) == predictor.predict(records)
