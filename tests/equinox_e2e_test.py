@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 
 import numpy as np
 import orbax.checkpoint as ocp
@@ -76,21 +75,7 @@ def test_a_killed_equinox_run_resumes_to_the_uninterrupted_result(uninterrupted:
     workdir_b = str(tmp_path / "b")
     log_path = str(tmp_path / "b1.log")
     process = train_binary.start_train(*_flags(workdir_b), log_path=log_path)
-    try:
-
-        def first_checkpoint() -> bool:
-            if process.poll() is not None:
-                with open(log_path, encoding="utf-8", errors="replace") as log:
-                    raise AssertionError(f"run B ended ({process.returncode}) before its first checkpoint:\n{log.read()}")
-            return bool(_resumable_steps(workdir_b))
-
-        train_binary.poll(first_checkpoint, train_binary.RUN_TIMEOUT_S, what="run B's first checkpoint")
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+    train_binary.kill_when(process, log_path, lambda: _resumable_steps(workdir_b), "run B's first checkpoint")
     assert not os.path.exists(os.path.join(workdir_b, "metrics.json"))
 
     rerun = train_binary.run_train(*_flags(workdir_b))

@@ -83,7 +83,7 @@ def test_config_values_are_checked_in_process(tmp_path, files, body, message) ->
     import ml_collections  # noqa: F401
 
     from formed.core import ConfigurationError
-    from formed.training.run import run
+    from formed.training import run
 
     config_path = _config_file(tmp_path, "config.py", body)
     namespace: dict = {"__file__": config_path}

@@ -104,21 +104,7 @@ def kill_when(workdir: str, log_path: str, condition_what: str, condition: Calla
     """Starts run B on `workdir` and SIGKILLs it as soon as `condition()` holds; fails if the run
     ends by itself first (it would not have been interrupted)."""
     process = train_binary.start_train(*train_binary.tiny_flags(workdir, *FLAGS), log_path=log_path)
-    try:
-
-        def ready() -> bool:
-            if process.poll() is not None:
-                with open(log_path, encoding="utf-8", errors="replace") as log:
-                    raise AssertionError(f"run B ended ({process.returncode}) before {condition_what}:\n{log.read()}")
-            return condition()
-
-        train_binary.poll(ready, train_binary.RUN_TIMEOUT_S, what=condition_what)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+    train_binary.kill_when(process, log_path, condition, condition_what)
     assert process.returncode == -signal.SIGKILL
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -93,6 +94,29 @@ def poll(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(interval_s)
+
+
+def kill_when(
+    process: subprocess.Popen[bytes], log_path: str, condition: Callable[[], object], what: str, timeout_s: float = RUN_TIMEOUT_S
+) -> None:
+    """SIGKILLs `process` (a run started with its output in `log_path`) as soon as `condition()`
+    holds; fails, showing the log, if the run ends by itself first (it would not have been
+    interrupted). The process is reaped either way."""
+
+    def ready() -> object:
+        if process.poll() is not None:
+            with open(log_path, encoding="utf-8", errors="replace") as log:
+                raise AssertionError(f"the run ended ({process.returncode}) before {what}:\n{log.read()}")
+        return condition()
+
+    try:
+        poll(ready, timeout_s, what=what)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
 
 
 COLOURS = ("red", "blue", "green")

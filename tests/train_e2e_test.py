@@ -21,7 +21,7 @@ from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
 import train_binary
-from formed.training._tensorboard_server import TensorBoardServer
+from formed.training.testing import TensorBoardServer
 
 STEPS_PER_EPOCH = 8
 EPOCHS = 3
@@ -66,7 +66,7 @@ def test_progress_off_a_terminal_is_logged_through_absl(run: dict[str, object]) 
     # stderr is a pipe here: timestamped absl lines, one per evaluation and periodic ones,
     # and none of orbax's INFO lines about the files it writes.
     lines = str(run["stderr"]).splitlines()
-    absl_line = re.compile(r"^I\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ progress\.py:\d+\] (.*)$")
+    absl_line = re.compile(r"^I\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ _progress\.py:\d+\] (.*)$")
     messages = [m.group(1) for m in map(absl_line.match, lines) if m]
     evaluations = [m for m in messages if m.startswith("evaluation at step")]
     assert [int(m.split()[3]) for m in evaluations] == EVAL_STEPS, messages

@@ -12,7 +12,6 @@ from __future__ import annotations
 import glob
 import json
 import os
-import signal
 
 import pytest
 
@@ -95,22 +94,12 @@ def test_killed_during_training_a_rerun_resumes_and_runs_only_what_the_change_af
     process = wb.start_workflow(*flags, log_path=log_path)
 
     def resumable() -> bool:
-        if process.poll() is not None:
-            with open(log_path, encoding="utf-8", errors="replace") as log:
-                raise AssertionError(f"the run ended ({process.returncode}) before its first checkpoint:\n{log.read()}")
         return any(
             CheckpointDirectory(os.path.join(work, "checkpoints")).latest_step() is not None
             for work in glob.glob(os.path.join(setup["cache"], "work", "*"))
         )
 
-    try:
-        train_binary.poll(resumable, wb.RUN_TIMEOUT_S, what="the training step's first checkpoint")
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+    train_binary.kill_when(process, log_path, resumable, "the training step's first checkpoint", timeout_s=wb.RUN_TIMEOUT_S)
     assert len(glob.glob(os.path.join(setup["cache"], "steps", "*", "metadata.json"))) == 6  # nothing new reads as done
 
     rerun = wb.run_workflow(*flags)

@@ -3,15 +3,16 @@
 This is the public API of `//formed/core`; other packages import from here only.
 """
 
-from formed.core.arrays import determine_ndim, ensure_jax_array
-from formed.core.batches import AnalyzedTextBatch, IAnalyzedTextBatch, IDSequenceBatch, IIDSequenceBatch
-from formed.core.config import ConfigurationError, config_of, from_config, register_builder, remember_config, resolve_callable
-from formed.core.config_check import check_config
-from formed.core.function_pickler import dump_pickle
-from formed.core.pooling import POOLING_METHODS, PoolingMethod, masked_pool, pooling_methods
-from formed.core.random import require_rngs, resolve_rngs, use_rngs
-from formed.core.registrable import Registrable, RegistrationError
-from formed.core.sequences import sequence_distribute, sequence_undistribute
+from formed.core._arrays import determine_ndim, ensure_jax_array
+from formed.core._batches import AnalyzedTextBatch, IAnalyzedTextBatch, IDSequenceBatch, IIDSequenceBatch, embed_analyzed_text
+from formed.core._config import ConfigurationError, config_of, from_config, register_builder, remember_config, resolve_callable
+from formed.core._config_check import check_config
+from formed.core._function_pickler import dump_pickle
+from formed.core._pooling import POOLING_METHODS, PoolingMethod, masked_pool, pooling_methods
+from formed.core._random import RngsLike, require_rngs, resolve_rngs, use_rngs
+from formed.core._readable import readable_classification, readable_rows
+from formed.core._registrable import Registrable, RegistrationError, closest_name, unknown_name_message
+from formed.core._sequences import sequence_distribute, sequence_undistribute
 
 __all__ = [
     "AnalyzedTextBatch",
@@ -23,14 +24,19 @@ __all__ = [
     "PoolingMethod",
     "Registrable",
     "RegistrationError",
+    "RngsLike",
     "check_config",
+    "closest_name",
     "config_of",
     "determine_ndim",
     "dump_pickle",
+    "embed_analyzed_text",
     "ensure_jax_array",
     "from_config",
     "masked_pool",
     "pooling_methods",
+    "readable_classification",
+    "readable_rows",
     "register_builder",
     "remember_config",
     "require_rngs",
@@ -38,5 +44,6 @@ __all__ = [
     "resolve_rngs",
     "sequence_distribute",
     "sequence_undistribute",
+    "unknown_name_message",
     "use_rngs",
 ]

@@ -6,18 +6,18 @@ same behaviour; `TEXT_BACKEND` says which one is in use ("native" or "python").
 """
 
 from formed.data._backend import IMPLEMENTATION as TEXT_BACKEND
-from formed.data.data_values import resolve_data_values
-from formed.data.datamodule import DataModule
-from formed.data.datasets import SPLITS, BaseDataset, CsvDataset, JsonlDataset, TsvDataset
-from formed.data.fields import BaseField, LabelField, ScalarField, TensorField, TextField
-from formed.data.fingerprint import data_fingerprint
-from formed.data.generated import SpatialRelationsDataset
-from formed.data.loader import BatchIterator, DataLoader
-from formed.data.padding import PaddedCollator, bucket_length, buckets_up_to, pad_rows, pad_text
-from formed.data.readers import DataFormatError, SourcedRecord, locate, read_csv, read_jsonl, read_tsv
-from formed.data.samplers import BaseBatchSampler, BasicBatchSampler, SizeOrderedBucketBatchSampler
-from formed.data.tokenizer import Tokenizer
-from formed.data.vocabulary import Vocabulary
+from formed.data._data_values import resolve_data_values
+from formed.data._datamodule import DataModule
+from formed.data._datasets import SPLITS, BaseDataset, CsvDataset, JsonlDataset, TsvDataset
+from formed.data._fields import BaseField, LabelField, ScalarField, TensorField, TextField
+from formed.data._fingerprint import data_fingerprint
+from formed.data._generated import SpatialRelationsDataset
+from formed.data._loader import BatchIterator, DataLoader
+from formed.data._padding import PaddedCollator, bucket_length, buckets_up_to, pad_rows, pad_text
+from formed.data._readers import DataFormatError, SourcedRecord, locate, read_csv, read_jsonl, read_tsv
+from formed.data._samplers import BaseBatchSampler, BasicBatchSampler, SizeOrderedBucketBatchSampler
+from formed.data._tokenizer import Tokenizer
+from formed.data._vocabulary import Vocabulary
 
 __all__ = [
     "SPLITS",

@@ -27,8 +27,8 @@ import numpy as np
 from absl import app, flags
 
 from formed.data import _backend, _text_reference
-from formed.data.tokenizer import Tokenizer
-from formed.data.vocabulary import Vocabulary
+from formed.data._tokenizer import Tokenizer
+from formed.data._vocabulary import Vocabulary
 
 _TOKENS = flags.DEFINE_integer("tokens", 5_000_000, "Approximate number of tokens in the corpus.")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Lines per batch.")

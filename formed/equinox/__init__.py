@@ -5,8 +5,8 @@ This is the public API of `//formed/equinox`; other packages import from here on
 """
 
 from formed.equinox._keys import resolve_key
-from formed.equinox.embedders import AnalyzedTextEmbedder, BaseEmbedder, EmbedderOutput, TokenEmbedder
-from formed.equinox.encoders import (
+from formed.equinox._embedders import AnalyzedTextEmbedder, BaseEmbedder, EmbedderOutput, TokenEmbedder
+from formed.equinox._encoders import (
     BasePositionEncoder,
     BaseSequenceEncoder,
     GRUSequenceEncoder,
@@ -15,11 +15,11 @@ from formed.equinox.encoders import (
     SinusoidalPositionEncoder,
     TransformerSequenceEncoder,
 )
-from formed.equinox.feedforward import FeedForward
-from formed.equinox.model import BaseEquinoxModel
-from formed.equinox.params import load_named_params, named_params
-from formed.equinox.text_classifier import ClassifierOutput, TextClassifier
-from formed.equinox.vectorizers import BagOfEmbeddingsSequenceVectorizer, BaseSequenceVectorizer
+from formed.equinox._feedforward import FeedForward
+from formed.equinox._model import BaseEquinoxModel
+from formed.equinox._params import load_named_params, named_params
+from formed.equinox._text_classifier import ClassifierOutput, TextClassifier
+from formed.equinox._vectorizers import BagOfEmbeddingsSequenceVectorizer, BaseSequenceVectorizer
 
 __all__ = [
     "AnalyzedTextEmbedder",

@@ -15,7 +15,7 @@ import optax  # noqa: E402
 
 from formed.integrations.flax.distributors import DataParallelDistributor  # noqa: E402
 from formed.integrations.flax.training import DefaultFlaxTrainingEngine, FlaxTrainer, FlaxTrainingCallback  # noqa: E402
-from formed.training._testing import TinyClassifier, list_loader, make_records  # noqa: E402
+from formed.training.testing import TinyClassifier, list_loader, make_records  # noqa: E402
 
 
 class Shapes(FlaxTrainingCallback):

@@ -24,13 +24,13 @@ from formed.integrations.flax.training import (
     FlaxTrainer,
     FlaxTrainingCallback,
 )
-from formed.integrations.ml import BasicBatchSampler, DataLoader
-from formed.training import CheckpointDirectory
-from formed.integrations.ml.metrics import MulticlassAccuracy
 from formed.integrations.flax.workflow import evaluate_flax_model
+from formed.integrations.ml import BasicBatchSampler, DataLoader
+from formed.integrations.ml.metrics import MulticlassAccuracy
+from formed.training import CheckpointDirectory
 from formed.workflow import Workflow, step
 
-COLLATOR = "formed.training._testing:collate"  # the same records as records() below
+COLLATOR = "formed.training.testing:collate"  # the same records as records() below
 
 
 class Output(NamedTuple):

@@ -5,30 +5,23 @@ This is the public API of `//formed/modules`; other packages import from here on
 registered layer can be built from a config with `formed.core.from_config`.
 """
 
-from formed.modules.embedders import AnalyzedTextEmbedder, BaseEmbedder, EmbedderOutput, TokenEmbedder
-from formed.modules.encoders import (
-    BasePositionEncoder,
-    BaseSequenceEncoder,
-    GRUSequenceEncoder,
-    LearnablePositionEncoder,
-    LSTMSequenceEncoder,
-    OptimizedLSTMSequenceEncoder,
-    RNNSequenceEncoder,
-    SinusoidalPositionEncoder,
-    TransformerSequenceEncoder,
-)
-from formed.modules.feedforward import Block, FeedForward
-from formed.modules.losses import BaseClassificationLoss, CrossEntropyLoss
-from formed.modules.model import BaseFlaxModel
-from formed.modules.samplers import (
+from formed.modules._embedders import AnalyzedTextEmbedder, BaseEmbedder, EmbedderOutput, TokenEmbedder
+from formed.modules._feedforward import Block, FeedForward
+from formed.modules._losses import BaseClassificationLoss, CrossEntropyLoss
+from formed.modules._model import BaseFlaxModel
+from formed.modules._position_encoders import BasePositionEncoder, LearnablePositionEncoder, SinusoidalPositionEncoder
+from formed.modules._rnn_encoders import GRUSequenceEncoder, LSTMSequenceEncoder, OptimizedLSTMSequenceEncoder, RNNSequenceEncoder
+from formed.modules._samplers import (
     ArgmaxLabelSampler,
     BaseLabelSampler,
     MultinomialLabelSampler,
     MultinomialLabelSamplerParams,
 )
-from formed.modules.text_classifier import ClassifierOutput, TextClassifier
-from formed.modules.vectorizers import BagOfEmbeddingsSequenceVectorizer, BaseSequenceVectorizer
-from formed.modules.weighters import (
+from formed.modules._sequence_encoder import BaseSequenceEncoder
+from formed.modules._text_classifier import ClassifierOutput, TextClassifier
+from formed.modules._transformer import TransformerSequenceEncoder
+from formed.modules._vectorizers import BagOfEmbeddingsSequenceVectorizer, BaseSequenceVectorizer
+from formed.modules._weighters import (
     BalancedByDistributionLabelWeighter,
     BaseLabelWeighter,
     LabelWeights,

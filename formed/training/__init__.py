@@ -4,17 +4,17 @@ and the library of the `train`, `evaluate`, `predict` and `export` binaries.
 This is the public API of `//formed/training`; other packages import from here only.
 """
 
-from formed.training.callbacks import EarlyStoppingCallback, EvaluationCallback, FlaxTrainingCallback
-from formed.training.config_changes import config_changes, describe_changes
+from formed.training._callbacks import EarlyStoppingCallback, EvaluationCallback, FlaxTrainingCallback
+from formed.training._config_changes import config_changes, describe_changes
 from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory, CheckpointError
-from formed.training.distributed import ProcessGroupError, initialize_processes
-from formed.training.distributors import BaseDistributor, DataParallelDistributor, SingleDeviceDistributor
-from formed.training.ema import ema_init, ema_update
-from formed.training.engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine
-from formed.training.equinox_engine import EquinoxTrainingEngine, EquinoxTrainState
-from formed.training.exceptions import NonFiniteLossError, StopEarly
-from formed.training.json_files import write_json_atomically
-from formed.training.metrics import (
+from formed.training._distributed import ProcessGroupError, initialize_processes
+from formed.training._distributors import BaseDistributor, DataParallelDistributor, SingleDeviceDistributor
+from formed.training._ema import ema_init, ema_update
+from formed.training._engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine
+from formed.training._equinox_engine import EquinoxTrainingEngine, EquinoxTrainState
+from formed.training._exceptions import NonFiniteLossError, StopEarly
+from formed.training._json_files import directory_written_atomically, write_json_atomically
+from formed.training._metrics import (
     AverageEvaluator,
     BaseEvaluator,
     FBeta,
@@ -25,21 +25,23 @@ from formed.training.metrics import (
     Precision,
     Recall,
 )
-from formed.training.mlflow_callback import MlflowCallback
-from formed.training.model_directory import export_model, load_model
-from formed.training.model_formats import FlaxNnxFormat, ModelFormat, format_of
-from formed.training.predictor import Predictor
-from formed.training.optimizers import build_optimizer, build_schedule, learning_rate_of, training_optimizer
-from formed.training.precision import MixedPrecision
-from formed.training.preflight import check_config_values, check_metric_names
-from formed.training.profiling import ProfileCallback
-from formed.training.progress import ProgressBar
-from formed.training.report import metrics_table, training_summary
-from formed.training.state import TrainState
-from formed.training.tensorboard_callback import TensorBoardCallback
+from formed.training._mlflow_callback import MlflowCallback
+from formed.training._model_directory import MODEL_FILE, export_model, load_model, read_model_files, write_model_files
+from formed.training._model_formats import FlaxNnxFormat, ModelFormat, format_of
+from formed.training._optimizers import build_optimizer, build_schedule, learning_rate_of, training_optimizer
+from formed.training._precision import MixedPrecision
+from formed.training._predictor import Predictor
+from formed.training._preflight import check_config_values, check_metric_names
+from formed.training._profiling import ProfileCallback
+from formed.training._progress import ProgressBar
+from formed.training._records import read_records
+from formed.training._report import metrics_table, training_summary
+from formed.training._run import run
+from formed.training._state import TrainState
+from formed.training._tensorboard_callback import TensorBoardCallback
+from formed.training._user_code import import_user_code
+from formed.training._workdir_lock import WorkdirInUseError, WorkdirLock
 from formed.training.trainer import FlaxTrainer
-from formed.training.user_code import import_user_code
-from formed.training.workdir_lock import WorkdirInUseError, WorkdirLock
 
 __all__ = [
     "AverageEvaluator",
@@ -60,6 +62,7 @@ __all__ = [
     "FlaxTrainingCallback",
     "FlaxTrainingEngine",
     "IEvaluator",
+    "MODEL_FILE",
     "MeanSquaredError",
     "MixedPrecision",
     "MlflowCallback",
@@ -85,6 +88,7 @@ __all__ = [
     "check_metric_names",
     "config_changes",
     "describe_changes",
+    "directory_written_atomically",
     "ema_init",
     "ema_update",
     "export_model",
@@ -94,7 +98,11 @@ __all__ = [
     "learning_rate_of",
     "load_model",
     "metrics_table",
+    "read_model_files",
+    "read_records",
+    "run",
     "training_optimizer",
     "training_summary",
     "write_json_atomically",
+    "write_model_files",
 ]

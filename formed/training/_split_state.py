@@ -2,7 +2,7 @@
 
 `replicate` places a large leaf as one array split over the devices (`place`, with the spec of
 `spec_at`); `SplitStateMap` is the mapped step that gathers such leaves whole for the function
-and splits its updated values again. Not API: used by `formed.training.distributors`.
+and splits its updated values again. Not API: used by `formed.training._distributors`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 if TYPE_CHECKING:
-    from formed.training.distributors import DataParallelDistributor
+    from formed.training._distributors import DataParallelDistributor
 
 
 def spec_at(dim: int, axis_name: str) -> PartitionSpec:

@@ -49,10 +49,10 @@ import numpy as np
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
-from formed.training.callbacks import FlaxTrainingCallback, lookup_metric, parse_metric
-from formed.training.exceptions import NonFiniteLossError
-from formed.training.json_files import write_json_atomically
-from formed.training.state import TrainState
+from formed.training._callbacks import FlaxTrainingCallback, improvement, parse_metric
+from formed.training._exceptions import NonFiniteLossError
+from formed.training._json_files import write_json_atomically
+from formed.training._state import TrainState
 
 if TYPE_CHECKING:
     from flax import nnx
@@ -589,14 +589,10 @@ class CheckpointCallback(FlaxTrainingCallback):
     ) -> None:
         if self.metric is None:
             return
-        name, sign = parse_metric(self.metric)
-        value = lookup_metric(metrics, name, prefix)
-        if value is None:
-            raise KeyError(f"CheckpointCallback watches {name!r}, but the evaluation reported only {sorted(metrics)}")
-        score = sign * value
-        if self.best_score is None or score > self.best_score:
-            self.best_score = score
-            self._request(trainer, state, {name: value}, best=True)
+        improved = improvement(metrics, self.metric, prefix, self.best_score, "CheckpointCallback")
+        if improved is not None:
+            value, self.best_score = improved
+            self._request(trainer, state, {parse_metric(self.metric)[0]: value}, best=True)
 
     def on_epoch_end(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState, epoch: int) -> None:
         self._request(trainer, state)

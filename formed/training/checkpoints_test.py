@@ -10,8 +10,8 @@ import orbax.checkpoint as ocp
 import pytest
 
 from formed.data import BasicBatchSampler, DataLoader
-from formed.training._testing import TinyClassifier, collate, list_loader, make_records, params_of
-from formed.training.callbacks import FlaxTrainingCallback
+from formed.training.testing import TinyClassifier, collate, list_loader, make_records, params_of
+from formed.training._callbacks import FlaxTrainingCallback
 from formed.training.checkpoints import (
     CheckpointCallback,
     CheckpointError,
@@ -19,9 +19,9 @@ from formed.training.checkpoints import (
     arrays_to_state,
     state_to_arrays,
 )
-from formed.training.engine import DefaultFlaxTrainingEngine
-from formed.training.exceptions import NonFiniteLossError
-from formed.training.state import TrainState
+from formed.training._engine import DefaultFlaxTrainingEngine
+from formed.training._exceptions import NonFiniteLossError
+from formed.training._state import TrainState
 from formed.training.trainer import FlaxTrainer
 
 
@@ -129,7 +129,7 @@ class ScriptedScore:
 
 
 def _early_stopping_run(directory, records, *extra, checkpoint_metric=None):
-    from formed.training.callbacks import EarlyStoppingCallback, EvaluationCallback
+    from formed.training._callbacks import EarlyStoppingCallback, EvaluationCallback
 
     trainer_ref = []
     early_stopping = EarlyStoppingCallback(patience=5, metric="+score")

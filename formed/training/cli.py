@@ -1,11 +1,11 @@
-"""What the binaries (`train`, `evaluate`, `predict`, `export`) share: paths relative to where the
-user ran ``bazel run``, the ``--import`` flag, and errors printed without a traceback: any
-failure prints ``error: <message>`` as the last line of stderr and exits with status 1 (the
-traceback first with --verbosity=1 or more); Ctrl-C prints where it stopped and exits with 130.
+"""What the binaries (`train`, `evaluate`, `predict`, `export`, the workflow's `run`) share: the
+directory the user ran ``bazel run`` from as the working directory, the ``--import`` flag, and
+errors printed without a traceback: any failure prints ``error: <message>`` as the last line of
+stderr and exits with status 1 (the traceback first with --verbosity=1 or more); Ctrl-C prints
+where it stopped and exits with 130.
 
-    FLAGS_WITH_PATHS = ("run", "input", "output")
     if __name__ == "__main__":
-        cli.main(main, path_flags=("run", "input", "output"))
+        cli.main(main)
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import os
 import re
 import sys
 import traceback
-from typing import Callable, Sequence
+from typing import Any, Callable
 
 from absl import app, flags, logging
 
-from formed.core.registrable import closest_name
-from formed.training.user_code import import_user_code
+from formed.core import closest_name
+from formed.training._user_code import import_user_code
 
 IMPORT = flags.DEFINE_multi_string(
     "import",
@@ -34,33 +34,45 @@ IMPORT = flags.DEFINE_multi_string(
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, NotADirectoryError, KeyError)
 
 
-def resolve_path(path: str) -> str:
-    """`path` relative to where the user ran `bazel run` ($BUILD_WORKING_DIRECTORY), if set."""
-    base = os.environ.get("BUILD_WORKING_DIRECTORY")
-    if base and not os.path.isabs(path) and path != "-":
-        return os.path.join(base, path)
-    return path
+def enter_working_directory() -> None:
+    """Changes to the directory `bazel run` was started in (``$BUILD_WORKING_DIRECTORY``; Bazel
+    runs binaries from their runfiles tree), so that every relative path the user gives (flags,
+    files named in a config, ``--import``) means what it means in their shell."""
+    directory = os.environ.get("BUILD_WORKING_DIRECTORY")
+    if directory:
+        os.chdir(directory)
 
 
-def resolve_path_flags(argv: list[str], names: Sequence[str]) -> list[str]:
-    """Rewrites ``--name=PATH`` and ``--name PATH`` so that relative paths survive `bazel run`,
-    which runs binaries from their runfiles directory."""
-    result: list[str] = []
-    pending = False
-    for arg in argv:
-        if pending:
-            result.append(resolve_path(arg))
-            pending = False
-            continue
-        for name in names:
-            if arg == f"--{name}":
-                pending = True
-                break
-            if arg.startswith(f"--{name}="):
-                arg = f"--{name}=" + resolve_path(arg.split("=", 1)[1])
-                break
-        result.append(arg)
-    return result
+class ModelFlags:
+    """The flags of the binaries that read a trained model (`evaluate`, `predict`, `export`):
+    ``--run`` and ``--checkpoint``, and ``--batch_size`` given its help text. Define them at
+    import time, as absl flags are."""
+
+    def __init__(self, run_help: str, batch_size_help: str | None = None) -> None:
+        self.run = flags.DEFINE_string("run", None, run_help)
+        self.checkpoint = flags.DEFINE_string("checkpoint", "best", "Of a run: 'best', 'latest' or a step number.")
+        self.batch_size = flags.DEFINE_integer("batch_size", 64, batch_size_help) if batch_size_help else None
+
+    def load(self) -> Any:
+        """The `Predictor` of ``--run`` at ``--checkpoint`` (see `formed.training.load_model`)."""
+        from formed.training._model_directory import load_model  # the binaries' only heavy import
+
+        checkpoint: str | int = self.checkpoint.value
+        if checkpoint.isdigit():
+            checkpoint = int(checkpoint)
+        if self.batch_size is None:
+            return load_model(self.run.value, checkpoint=checkpoint)
+        return load_model(self.run.value, checkpoint=checkpoint, batch_size=self.batch_size.value)
+
+
+class RecordFlags:
+    """``--input``, ``--format`` and ``--skip_malformed`` of the binaries that read records
+    (`evaluate`, `predict`)."""
+
+    def __init__(self, input_help: str) -> None:
+        self.input = flags.DEFINE_string("input", None, input_help)
+        self.format = flags.DEFINE_enum("format", None, ["jsonl", "csv", "tsv"], "The input's format (default: from its extension).")
+        self.skip_malformed = flags.DEFINE_bool("skip_malformed", False, "Skip (and count) malformed input lines instead of stopping.")
 
 
 def unknown_override(argv: list[str]) -> str | None:
@@ -174,12 +186,9 @@ def import_flagged_modules() -> None:
     import_user_code(IMPORT.value)
 
 
-def main(
-    body: Callable[[list[str]], None],
-    path_flags: Sequence[str] = (),
-    flags_parser: Callable[[list[str]], list[str]] | None = None,
-) -> None:
-    """Runs `body` as an absl app: relative paths resolved, ``--import`` modules imported, and a
+def main(body: Callable[[list[str]], None], flags_parser: Callable[[list[str]], list[str]] | None = None) -> None:
+    """Runs `body` as an absl app: in the user's working directory (`enter_working_directory`,
+    before the flags are read, as a ``--config`` file is loaded then), ``--import`` modules imported, and a
     failure printed as one message (``error: ...``, the traceback too with --verbosity=1 or
     more), exit status 1; Ctrl-C (KeyboardInterrupt, whose message says where it stopped) exits
     with status 130."""
@@ -201,7 +210,7 @@ def main(
             message = error.args[0] if isinstance(error, KeyError) and error.args else error
             fail(str(message) or type(error).__name__)
 
-    sys.argv = resolve_path_flags(sys.argv, path_flags)
+    enter_working_directory()
     if flags_parser is None:
         app.run(run)
     else:

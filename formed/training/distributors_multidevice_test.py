@@ -14,24 +14,16 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 import pytest  # noqa: E402
 
-from formed.training._testing import TinyClassifier, list_loader, make_records, params_of  # noqa: E402
-from formed.training.distributors import DataParallelDistributor, SingleDeviceDistributor  # noqa: E402
-from formed.training.engine import DefaultFlaxTrainingEngine  # noqa: E402
+from formed.training.testing import TinyClassifier, assert_same_params, list_loader, make_records, params_of, train_tiny  # noqa: E402
+from formed.training._distributors import DataParallelDistributor, SingleDeviceDistributor  # noqa: E402
+from formed.training._engine import DefaultFlaxTrainingEngine  # noqa: E402
 from formed.training.trainer import FlaxTrainer, _dynamic_fields, _LossSum  # noqa: E402
 
 
 def _train(distributor, batch_size=16, epochs=3):
-    trainer = FlaxTrainer(
-        train_dataloader=list_loader(batch_size),
-        val_dataloader=list_loader(32),
-        engine=DefaultFlaxTrainingEngine(optimizer=optax.adam(1e-2)),
-        distributor=distributor,
-        max_epochs=epochs,
-        progress=False,
-    )
     # No dropout: each device would otherwise draw its own masks.
-    state = trainer.train(TinyClassifier(dropout=0.0), make_records(96), make_records(32))
-    return trainer, state
+    engine = DefaultFlaxTrainingEngine(optimizer=optax.adam(1e-2))
+    return train_tiny(TinyClassifier(dropout=0.0), engine, distributor, batch_size, epochs)
 
 
 def test_eight_host_devices_are_available():
@@ -42,9 +34,7 @@ def test_eight_devices_give_the_parameters_of_one():
     _, single = _train(SingleDeviceDistributor())
     trainer, parallel = _train(DataParallelDistributor(num_devices=8))
     assert int(parallel.step) == int(single.step) == 18
-    for a, b in zip(params_of(single), params_of(parallel)):
-        assert a.shape == b.shape  # unreplicated: no device axis left
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert_same_params(single, parallel)  # unreplicated: no device axis left
     # And the model did learn: the result is not trivially equal because nothing moved.
     initial = params_of(trainer.engine.create_state(None, trainer, TinyClassifier(dropout=0.0)))
     assert any(not np.allclose(a, b) for a, b in zip(initial, params_of(parallel)))

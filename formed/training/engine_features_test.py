@@ -8,12 +8,12 @@ import optax
 import pytest
 
 from formed.core import ConfigurationError, from_config
-from formed.training._testing import TinyClassifier, list_loader, make_records, params_of
-from formed.training.callbacks import FlaxTrainingCallback
+from formed.training._callbacks import FlaxTrainingCallback
+from formed.training._engine import DefaultFlaxTrainingEngine
+from formed.training._exceptions import StopEarly
+from formed.training._optimizers import build_optimizer, learning_rate_of
 from formed.training.checkpoints import CheckpointDirectory
-from formed.training.engine import DefaultFlaxTrainingEngine
-from formed.training.exceptions import StopEarly
-from formed.training.optimizers import build_optimizer, learning_rate_of
+from formed.training.testing import TinyClassifier, list_loader, make_records, params_of
 from formed.training.trainer import FlaxTrainer
 
 

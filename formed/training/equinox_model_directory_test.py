@@ -10,36 +10,20 @@ import equinox as eqx
 import numpy as np
 import pytest
 
-from formed.data import SpatialRelationsDataset
 from formed.equinox import TextClassifier
-from formed.training import export_model, load_model
-from formed.training.model_directory import write_model_files
-from formed.training.run import run
-
-SIZES = dict(seed=0, train_size=128, validation_size=32, test_size=48)
+from formed.training import export_model, load_model, write_model_files
+from formed.training.testing import tiny_run_config, train_tiny_run
 
 
 def _config() -> dict:
     from formed.training.configs import equinox_text_classifier
 
-    config = equinox_text_classifier.get_config().to_dict()
-    config["dataset"].update(SIZES)
-    config["datamodule"]["fields"]["text"]["max_length"] = 12
-    config["model"]["embedder"]["surface"]["embedding_dim"] = 8
-    config["model"]["encoder"]["features"] = 8
-    config["trainer"].update(max_epochs=2, progress=False, logging_interval=4)
-    config["trainer"]["callbacks"] = [
-        c for c in config["trainer"]["callbacks"] if c["type"] in ("evaluation", "checkpoint", "early_stopping")
-    ]
-    return config
+    return tiny_run_config(equinox_text_classifier)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    workdir = str(tmp_path_factory.mktemp("run") / "workdir")
-    metrics = run(_config(), workdir)
-    splits = SpatialRelationsDataset(**SIZES).load()
-    return {"workdir": workdir, "metrics": metrics, "test": splits["test"], "root": os.path.dirname(workdir)}
+    return train_tiny_run(_config(), str(tmp_path_factory.mktemp("run") / "workdir"))
 
 
 def test_an_equinox_run_loads_evaluates_and_predicts_as_it_trained(trained: dict) -> None:

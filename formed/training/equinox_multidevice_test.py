@@ -13,24 +13,15 @@ import numpy as np  # noqa: E402
 import optax  # noqa: E402
 import pytest  # noqa: E402
 
-from formed.training._testing import TinyEquinoxClassifier, list_loader, make_records, params_of  # noqa: E402
-from formed.training.distributors import DataParallelDistributor, SingleDeviceDistributor  # noqa: E402
-from formed.training.equinox_engine import EquinoxTrainingEngine  # noqa: E402
+from formed.training.testing import TinyEquinoxClassifier, assert_same_params, list_loader, make_records, params_of, train_tiny  # noqa: E402
+from formed.training._distributors import DataParallelDistributor, SingleDeviceDistributor  # noqa: E402
+from formed.training._equinox_engine import EquinoxTrainingEngine  # noqa: E402
 from formed.training.trainer import FlaxTrainer  # noqa: E402
 
 
 def _train(distributor, epochs=3):
-    trainer = FlaxTrainer(
-        train_dataloader=list_loader(16),
-        val_dataloader=list_loader(32),
-        engine=EquinoxTrainingEngine(optimizer=optax.adam(1e-2)),
-        distributor=distributor,
-        max_epochs=epochs,
-        progress=False,
-    )
     # No dropout: each device would otherwise draw its own masks from the same key.
-    state = trainer.train(TinyEquinoxClassifier(dropout=0.0), make_records(96), make_records(32))
-    return trainer, state
+    return train_tiny(TinyEquinoxClassifier(dropout=0.0), EquinoxTrainingEngine(optimizer=optax.adam(1e-2)), distributor, epochs=epochs)
 
 
 def test_eight_host_devices_are_available():
@@ -41,9 +32,7 @@ def test_eight_devices_give_the_parameters_of_one():
     _, single = _train(SingleDeviceDistributor())
     trainer, parallel = _train(DataParallelDistributor(num_devices=8))
     assert int(parallel.step) == int(single.step) == 18
-    for a, b in zip(params_of(single), params_of(parallel)):
-        assert a.shape == b.shape  # unreplicated: no device axis left
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert_same_params(single, parallel)  # unreplicated: no device axis left
     np.testing.assert_array_equal(jax.random.key_data(single.key), jax.random.key_data(parallel.key))
     initial = params_of(trainer.engine.create_state(None, trainer, TinyEquinoxClassifier(dropout=0.0)))
     assert any(not np.allclose(a, b) for a, b in zip(initial, params_of(parallel)))

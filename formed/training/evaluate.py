@@ -15,27 +15,25 @@ import os
 from absl import flags
 
 from formed.training import cli
-from formed.training.model_directory import load_model
-from formed.training.records import SkipCounter, read_records
-from formed.training.report import metrics_table
-from formed.training.json_files import write_json_atomically
+from formed.training._json_files import write_json_atomically
+from formed.training._records import SkipCounter, read_records
+from formed.training._report import metrics_table
 
-_RUN = flags.DEFINE_string("run", None, "A run's work directory or an exported model directory.")
-_INPUT = flags.DEFINE_string("input", None, "Labelled JSONL, CSV or TSV records.")
+_MODEL = cli.ModelFlags(
+    "A run's work directory or an exported model directory.",
+    batch_size_help="Records per forward pass (when the run's config has no val_dataloader).",
+)
+_RECORDS = cli.RecordFlags("Labelled JSONL, CSV or TSV records.")
+_INPUT = _RECORDS.input
 _OUTPUT = flags.DEFINE_string("output", None, "Also write the metrics to this JSON file.")
-_FORMAT = flags.DEFINE_enum("format", None, ["jsonl", "csv", "tsv"], "The input's format (default: from its extension).")
-_CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "Of a run: 'best', 'latest' or a step number.")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Records per forward pass (when the run's config has no val_dataloader).")
-_SKIP = flags.DEFINE_bool("skip_malformed", False, "Skip (and count) malformed input lines instead of stopping.")
 flags.mark_flags_as_required(["run", "input"])
 
 
 def main(argv: list[str]) -> None:
     del argv
-    checkpoint = _CHECKPOINT.value
-    predictor = load_model(_RUN.value, checkpoint=int(checkpoint) if checkpoint.isdigit() else checkpoint, batch_size=_BATCH_SIZE.value)
-    skipped = SkipCounter() if _SKIP.value else None
-    records = read_records(_INPUT.value, _FORMAT.value, skipped)
+    predictor = _MODEL.load()
+    skipped = SkipCounter() if _RECORDS.skip_malformed.value else None
+    records = read_records(_INPUT.value, _RECORDS.format.value, skipped)
     metrics = predictor.evaluate(records, source=_INPUT.value)
     step = predictor.info.get("step")
     print(f"{predictor.info.get('source')}" + (f" (step {step})" if step is not None else "") + f" on {_INPUT.value}: {len(records)} records")
@@ -51,4 +49,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    cli.main(main, path_flags=("run", "input", "output"))
+    cli.main(main)

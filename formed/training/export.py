@@ -4,7 +4,7 @@
 
 The directory holds the resolved config, the data module, the parameters only (named, by orbax),
 the run's metrics and a model card; `formed.training.load_model` reads it without the run (see
-`formed.training.model_directory` for the layout).
+`formed.training._model_directory` for the layout).
 """
 
 from __future__ import annotations
@@ -12,21 +12,19 @@ from __future__ import annotations
 from absl import flags
 
 from formed.training import cli
-from formed.training.model_directory import export_model, load_model
+from formed.training._model_directory import export_model
 
-_RUN = flags.DEFINE_string("run", None, "A run's work directory (or an exported model, to copy).")
+_MODEL = cli.ModelFlags("A run's work directory (or an exported model, to copy).")
 _OUTPUT = flags.DEFINE_string("output", None, "The model directory to write.")
-_CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "Of a run: 'best', 'latest' or a step number.")
 flags.mark_flags_as_required(["run", "output"])
 
 
 def main(argv: list[str]) -> None:
     del argv
-    checkpoint = _CHECKPOINT.value
-    predictor = load_model(_RUN.value, checkpoint=int(checkpoint) if checkpoint.isdigit() else checkpoint)
+    predictor = _MODEL.load()
     path = export_model(predictor, _OUTPUT.value)
     print(f"exported {predictor.info.get('source')} (step {predictor.info.get('step')}) to {path}", flush=True)
 
 
 if __name__ == "__main__":
-    cli.main(main, path_flags=("run", "output"))
+    cli.main(main)

@@ -31,7 +31,7 @@ from typing import Any
 
 def _worker(args: argparse.Namespace) -> None:
     """One process of one configuration: trains, times, prints a JSON line (process 0)."""
-    from formed.training.distributed import initialize_processes
+    from formed.training._distributed import initialize_processes
 
     if args.num_processes > 1:
         initialize_processes(f"127.0.0.1:{args.port}", args.num_processes, args.process_id, initialization_timeout=120)

@@ -26,16 +26,12 @@ from typing import IO, Any, Iterable
 from absl import flags
 
 from formed.training import cli
-from formed.training.model_directory import load_model
-from formed.training.records import SkipCounter, read_records, stream_jsonl
+from formed.training._records import SkipCounter, read_records, stream_jsonl
 
-_RUN = flags.DEFINE_string("run", None, "A run's work directory or an exported model directory.")
-_INPUT = flags.DEFINE_string("input", None, "JSONL, CSV or TSV records; standard input (JSONL) when absent or '-'.")
+_MODEL = cli.ModelFlags("A run's work directory or an exported model directory.", batch_size_help="Records per forward pass.")
+_RECORDS = cli.RecordFlags("JSONL, CSV or TSV records; standard input (JSONL) when absent or '-'.")
+_INPUT = _RECORDS.input
 _OUTPUT = flags.DEFINE_string("output", None, "Where the JSON lines go; standard output when absent.")
-_FORMAT = flags.DEFINE_enum("format", None, ["jsonl", "csv", "tsv"], "The input's format (default: from its extension).")
-_CHECKPOINT = flags.DEFINE_string("checkpoint", "best", "Of a run: 'best', 'latest' or a step number.")
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 64, "Records per forward pass.")
-_SKIP = flags.DEFINE_bool("skip_malformed", False, "Skip (and count) malformed input lines instead of stopping.")
 flags.mark_flags_as_required(["run"])
 
 
@@ -49,20 +45,16 @@ def write_predictions(predictions: Iterable[dict[str, Any]], out: IO[str]) -> in
     return count
 
 
-def _checkpoint(value: str) -> str | int:
-    return int(value) if value.isdigit() else value
-
-
 def main(argv: list[str]) -> None:
     del argv
-    predictor = load_model(_RUN.value, checkpoint=_checkpoint(_CHECKPOINT.value), batch_size=_BATCH_SIZE.value)
-    skipped = SkipCounter() if _SKIP.value else None
+    predictor = _MODEL.load()
+    skipped = SkipCounter() if _RECORDS.skip_malformed.value else None
     source = _INPUT.value
     if source in (None, "-"):
         records: Iterable[dict[str, Any]] = stream_jsonl(sys.stdin, "<stdin>", skipped)
         source = "<stdin>"
     else:
-        records = read_records(source, _FORMAT.value, skipped)  # a malformed line stops here, before any output
+        records = read_records(source, _RECORDS.format.value, skipped)  # a malformed line stops here, before any output
     predictions = predictor.iter_predict(records)
     count = 0
     if _OUTPUT.value is None:
@@ -104,4 +96,4 @@ def _finish(temporary: str, output: str, partial: bool) -> None:
 
 
 if __name__ == "__main__":
-    cli.main(main, path_flags=("run", "input", "output"))
+    cli.main(main)

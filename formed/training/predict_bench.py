@@ -25,9 +25,9 @@ from flax import nnx
 
 from formed.core import from_config
 from formed.data import DataModule, SpatialRelationsDataset, buckets_up_to
+from formed.training._predictor import Predictor
+from formed.training._run import build_model, resolve_config
 from formed.training.configs import text_classifier
-from formed.training.predictor import Predictor
-from formed.training.run import build_model, resolve_config
 
 
 def mixed_records(count: int, words: list[str], max_length: int, seed: int = 0) -> list[dict[str, str]]:

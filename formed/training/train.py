@@ -6,7 +6,7 @@
 
 Relative paths are taken from the directory `bazel run` was started in. ``--import`` (repeatable)
 imports the user's own modules (registered models, datasets, callbacks) before the config is
-built. The work is done by `formed.training.run.run`; see there for the config keys and the
+built. The work is done by `formed.training._run.run`; see there for the config keys and the
 work directory's contents. Running again with the same --workdir resumes from the latest
 checkpoint, with the same config (a changed one is refused, listing the changes, unless
 --accept_config_change).
@@ -27,8 +27,8 @@ from absl import flags
 from ml_collections import config_flags
 
 from formed.training import cli
-from formed.training.distributed import ProcessGroupError, initialize_processes
-from formed.training.run import run
+from formed.training._distributed import ProcessGroupError, initialize_processes
+from formed.training._run import run
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file (get_config()).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, TensorBoard events and metrics.")
@@ -53,14 +53,6 @@ _HEARTBEAT_TIMEOUT = flags.DEFINE_integer(
 )
 
 
-resolve_path = cli.resolve_path
-
-
-def resolve_path_flags(argv: list[str], names: tuple[str, ...] = ("config", "workdir")) -> list[str]:
-    """`cli.resolve_path_flags` for the train binary's path flags."""
-    return cli.resolve_path_flags(argv, names)
-
-
 def main(argv: list[str]) -> None:
     del argv
     try:
@@ -79,4 +71,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    cli.main(main, path_flags=("config", "workdir"), flags_parser=cli.parse_config_flags)
+    cli.main(main, flags_parser=cli.parse_config_flags)

@@ -34,17 +34,16 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from formed.core import Registrable
-from formed.core.random import RngsLike
+from formed.core import Registrable, RngsLike
 from formed.data import DataLoader
-from formed.training.callbacks import FlaxTrainingCallback
-from formed.training.distributors import BaseDistributor, SingleDeviceDistributor
-from formed.training.engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine, get_loss
-from formed.training.exceptions import NonFiniteLossError, StopEarly
-from formed.training.metrics import IEvaluator
-from formed.training.profiling import ProfileCallback, check_profile_steps
-from formed.training.progress import ProgressBar
-from formed.training.state import TrainState
+from formed.training._callbacks import FlaxTrainingCallback
+from formed.training._distributors import BaseDistributor, SingleDeviceDistributor
+from formed.training._engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine, get_loss
+from formed.training._exceptions import NonFiniteLossError, StopEarly
+from formed.training._metrics import IEvaluator
+from formed.training._profiling import ProfileCallback, check_profile_steps
+from formed.training._progress import ProgressBar
+from formed.training._state import TrainState
 
 ItemT = TypeVar("ItemT")
 ModelInputT = TypeVar("ModelInputT")

@@ -3,9 +3,9 @@ import optax
 import pytest
 
 from formed.data import BasicBatchSampler, DataLoader
-from formed.training._testing import TinyClassifier, collate, list_loader, make_records, params_of
-from formed.training.callbacks import FlaxTrainingCallback
-from formed.training.engine import DefaultFlaxTrainingEngine
+from formed.training._callbacks import FlaxTrainingCallback
+from formed.training._engine import DefaultFlaxTrainingEngine
+from formed.training.testing import TinyClassifier, collate, list_loader, make_records, params_of
 from formed.training.trainer import FlaxTrainer
 
 
@@ -100,7 +100,7 @@ def test_resuming_from_a_mid_epoch_state_matches_an_uninterrupted_run():
     class Stop(FlaxTrainingCallback):
         def on_batch_end(self, trainer, model, state, epoch, output):
             if trainer.global_step == 7:
-                from formed.training.exceptions import StopEarly
+                from formed.training._exceptions import StopEarly
 
                 raise StopEarly("halfway")
 
@@ -131,7 +131,7 @@ def test_the_logged_training_loss_is_the_mean_over_the_interval():
 
 def test_a_loss_that_is_not_finite_stops_training_naming_the_step_and_the_epoch(tmp_path):
     from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory
-    from formed.training.exceptions import NonFiniteLossError
+    from formed.training._exceptions import NonFiniteLossError
 
     records = make_records(80)  # batches of 16: 5 steps per epoch
     records[2 * 16 + 3]["x"] = np.full(4, np.nan, dtype=np.float32)  # the loss of step 3 is NaN
@@ -152,7 +152,7 @@ def test_a_loss_that_is_not_finite_stops_training_naming_the_step_and_the_epoch(
 
 
 def test_the_evaluation_that_stops_training_early_is_logged_like_every_other():
-    from formed.training.callbacks import EarlyStoppingCallback
+    from formed.training._callbacks import EarlyStoppingCallback
 
     records = make_records(96)
     logs = Logs()

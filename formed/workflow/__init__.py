@@ -7,19 +7,19 @@ This is the public API of `//formed/workflow`. Importing it registers every step
 config can name them without importing anything else first.
 """
 
-from formed.workflow.cache import CacheEntry, StepCache
-from formed.workflow.context import StepContext, current_step
-from formed.workflow.executor import PlannedStep, StepReport, Workflow
-from formed.workflow.format import Format, JsonFormat, PickleFormat, default_format_for
-from formed.workflow.refs import ref
-from formed.workflow.step import StepDefinition, get_step, list_steps, step
+from formed.workflow._cache import CacheEntry, StepCache
+from formed.workflow._context import StepContext, current_step
+from formed.workflow._executor import PlannedStep, StepReport, Workflow
+from formed.workflow._format import Format, JsonFormat, PickleFormat, default_format_for
+from formed.workflow._refs import ref
+from formed.workflow._step import StepDefinition, get_step, list_steps, step
 
 # The steps and formats formed defines (imported after the modules they build on).
-from formed.workflow.data_steps import DataModuleFormat, fit_datamodule, load_dataset  # isort: skip
-from formed.workflow.flax_steps import FlaxModelFormat, evaluate_flax_model, train_flax_model  # isort: skip
-from formed.workflow.equinox_steps import EquinoxModelFormat, evaluate_equinox_model, train_equinox_model  # isort: skip
-from formed.workflow.model_steps import ExportedModelFormat, JsonlFormat, export_flax_model, predict_flax_model  # isort: skip
-from formed.workflow.sweep import expand_sweep, tabulate_sweep  # isort: skip
+from formed.workflow._data_steps import DataModuleFormat, fit_datamodule, load_dataset  # isort: skip
+from formed.workflow._flax_steps import FlaxModelFormat, evaluate_flax_model, train_flax_model  # isort: skip
+from formed.workflow._equinox_steps import EquinoxModelFormat, evaluate_equinox_model, train_equinox_model  # isort: skip
+from formed.workflow._model_steps import ExportedModelFormat, JsonlFormat, export_flax_model, predict_flax_model  # isort: skip
+from formed.workflow._sweep import expand_sweep, tabulate_sweep  # isort: skip
 
 __all__ = [
     "CacheEntry",

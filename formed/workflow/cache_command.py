@@ -18,7 +18,7 @@ from typing import Sequence
 
 from absl import app, flags
 
-from formed.workflow.cache import CacheEntry, StepCache
+from formed.workflow._cache import CacheEntry, StepCache
 
 _CACHE_DIR = flags.DEFINE_string("cache_dir", None, "The workflow cache directory.")
 _ALL = flags.DEFINE_boolean("all", False, "With `remove`: remove every cached result and unfinished work.")

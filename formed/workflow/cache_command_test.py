@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from formed.workflow.cache import StepCache
+from formed.workflow._cache import StepCache
+from formed.workflow._format import JsonFormat
 from formed.workflow.cache_command import format_entries, remove
-from formed.workflow.format import JsonFormat
 
 
 def filled(tmp_path: Path) -> StepCache:

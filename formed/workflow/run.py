@@ -25,8 +25,8 @@ from ml_collections import config_flags
 from formed.core import ConfigurationError
 from formed.training import cli
 from formed.workflow import StepReport, Workflow
-from formed.workflow.sweep import TABLE_STEP, format_table
-from formed.workflow.workflow_config import workflow_from_config
+from formed.workflow._sweep import TABLE_STEP, format_table
+from formed.workflow._workflow_config import workflow_from_config
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Workflow config file (get_config() returns the steps).")
 _CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Directory of cached step results (shareable by workflows).")
@@ -111,8 +111,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    # Relative paths (--config, --cache_dir, files named in the config) are the user's: run from
-    # the directory `bazel run` was started in rather than the runfiles tree.
-    if os.environ.get("BUILD_WORKING_DIRECTORY"):
-        os.chdir(os.environ["BUILD_WORKING_DIRECTORY"])
     cli.main(main, flags_parser=cli.parse_config_flags)

@@ -1,9 +1,13 @@
-"""formed.integrations.flax.distributors (implemented in formed.training.distributors)."""
+"""formed.integrations.flax.distributors."""
 
-from formed.training.distributors import BaseDistributor, DataParallelDistributor, SingleDeviceDistributor
+from __future__ import annotations
 
-__all__ = [
-    "BaseDistributor",
-    "DataParallelDistributor",
-    "SingleDeviceDistributor",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

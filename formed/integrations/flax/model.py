@@ -1,7 +1,13 @@
-"""formed.integrations.flax.model: BaseFlaxModel (implemented in formed.modules.model)."""
+"""formed.integrations.flax.model: BaseFlaxModel."""
 
-from formed.modules.model import BaseFlaxModel
+from __future__ import annotations
 
-__all__ = [
-    "BaseFlaxModel",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

@@ -1,8 +1,13 @@
-"""formed.integrations.flax.random: the ambient nnx.Rngs (implemented in formed.core.random)."""
+"""formed.integrations.flax.random: the ambient nnx.Rngs."""
 
-from formed.core.random import require_rngs, use_rngs
+from __future__ import annotations
 
-__all__ = [
-    "require_rngs",
-    "use_rngs",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

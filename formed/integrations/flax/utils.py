@@ -1,14 +1,13 @@
-"""formed.integrations.flax.utils: pooling and array helpers (implemented in formed.core)."""
+"""formed.integrations.flax.utils: pooling and array helpers."""
 
-from formed.core.pooling import PoolingMethod, masked_pool
-from formed.core.arrays import determine_ndim, ensure_jax_array
-from formed.core.sequences import sequence_distribute, sequence_undistribute
+from __future__ import annotations
 
-__all__ = [
-    "PoolingMethod",
-    "determine_ndim",
-    "ensure_jax_array",
-    "masked_pool",
-    "sequence_distribute",
-    "sequence_undistribute",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

@@ -1,9 +1,13 @@
-"""formed.integrations.flax.workflow: the flax::train and flax::evaluate steps (implemented in\nformed.workflow.flax_steps)."""
+"""formed.integrations.flax.workflow: the flax::train and flax::evaluate steps."""
 
-from formed.workflow.flax_steps import FlaxModelFormat, evaluate_flax_model, train_flax_model
+from __future__ import annotations
 
-__all__ = [
-    "FlaxModelFormat",
-    "evaluate_flax_model",
-    "train_flax_model",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

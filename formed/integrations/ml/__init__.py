@@ -1,13 +1,14 @@
-"""formed.integrations.ml: data loading and batching (implemented in formed.data) under the API
+"""formed.integrations.ml: data loading and batching under the API
 reference's names; metrics are in `formed.integrations.ml.metrics`."""
 
-from formed.data.loader import BatchIterator, DataLoader
-from formed.data.samplers import BaseBatchSampler, BasicBatchSampler, SizeOrderedBucketBatchSampler
+from __future__ import annotations
 
-__all__ = [
-    "BaseBatchSampler",
-    "BasicBatchSampler",
-    "BatchIterator",
-    "DataLoader",
-    "SizeOrderedBucketBatchSampler",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

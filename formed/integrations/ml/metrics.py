@@ -1,25 +1,13 @@
-"""formed.integrations.ml.metrics: evaluators (implemented in formed.training.metrics)."""
+"""formed.integrations.ml.metrics: evaluators."""
 
-from formed.training.metrics import (
-    AverageEvaluator,
-    BaseEvaluator,
-    FBeta,
-    IEvaluator,
-    MeanSquaredError,
-    MulticlassAccuracy,
-    MultiEvaluator,
-    Precision,
-    Recall,
-)
+from __future__ import annotations
 
-__all__ = [
-    "AverageEvaluator",
-    "BaseEvaluator",
-    "FBeta",
-    "IEvaluator",
-    "MeanSquaredError",
-    "MultiEvaluator",
-    "MulticlassAccuracy",
-    "Precision",
-    "Recall",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

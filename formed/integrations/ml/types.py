@@ -1,11 +1,13 @@
-"""formed.integrations.ml.types: the batch types the layers accept, with upstream formed's names
-(implemented in formed.core.batches)."""
+"""formed.integrations.ml.types: the batch types the layers accept, with upstream formed's names."""
 
-from formed.core import AnalyzedTextBatch, IAnalyzedTextBatch, IDSequenceBatch, IIDSequenceBatch
+from __future__ import annotations
 
-__all__ = [
-    "AnalyzedTextBatch",
-    "IAnalyzedTextBatch",
-    "IDSequenceBatch",
-    "IIDSequenceBatch",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

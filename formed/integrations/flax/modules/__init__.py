@@ -1,63 +1,13 @@
-"""formed.integrations.flax.modules: every layer (implemented in formed.modules)."""
+"""formed.integrations.flax.modules: every layer."""
 
-from formed.modules import (
-    AnalyzedTextEmbedder,
-    ArgmaxLabelSampler,
-    BagOfEmbeddingsSequenceVectorizer,
-    BalancedByDistributionLabelWeighter,
-    BaseClassificationLoss,
-    BaseEmbedder,
-    BaseFlaxModel,
-    BaseLabelSampler,
-    BaseLabelWeighter,
-    BasePositionEncoder,
-    BaseSequenceEncoder,
-    BaseSequenceVectorizer,
-    Block,
-    CrossEntropyLoss,
-    EmbedderOutput,
-    FeedForward,
-    GRUSequenceEncoder,
-    LSTMSequenceEncoder,
-    LabelWeights,
-    LearnablePositionEncoder,
-    MultinomialLabelSampler,
-    MultinomialLabelSamplerParams,
-    OptimizedLSTMSequenceEncoder,
-    RNNSequenceEncoder,
-    SinusoidalPositionEncoder,
-    StaticLabelWeighter,
-    TokenEmbedder,
-    TransformerSequenceEncoder,
-)
+from __future__ import annotations
 
-__all__ = [
-    "AnalyzedTextEmbedder",
-    "ArgmaxLabelSampler",
-    "BagOfEmbeddingsSequenceVectorizer",
-    "BalancedByDistributionLabelWeighter",
-    "BaseClassificationLoss",
-    "BaseEmbedder",
-    "BaseFlaxModel",
-    "BaseLabelSampler",
-    "BaseLabelWeighter",
-    "BasePositionEncoder",
-    "BaseSequenceEncoder",
-    "BaseSequenceVectorizer",
-    "Block",
-    "CrossEntropyLoss",
-    "EmbedderOutput",
-    "FeedForward",
-    "GRUSequenceEncoder",
-    "LSTMSequenceEncoder",
-    "LabelWeights",
-    "LearnablePositionEncoder",
-    "MultinomialLabelSampler",
-    "MultinomialLabelSamplerParams",
-    "OptimizedLSTMSequenceEncoder",
-    "RNNSequenceEncoder",
-    "SinusoidalPositionEncoder",
-    "StaticLabelWeighter",
-    "TokenEmbedder",
-    "TransformerSequenceEncoder",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

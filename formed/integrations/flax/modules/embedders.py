@@ -1,15 +1,13 @@
-"""formed.integrations.flax.modules.embedders (implemented in formed.modules.embedders)."""
+"""formed.integrations.flax.modules.embedders."""
 
-from formed.modules.embedders import (
-    AnalyzedTextEmbedder,
-    BaseEmbedder,
-    EmbedderOutput,
-    TokenEmbedder,
-)
+from __future__ import annotations
 
-__all__ = [
-    "AnalyzedTextEmbedder",
-    "BaseEmbedder",
-    "EmbedderOutput",
-    "TokenEmbedder",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

@@ -1,8 +1,13 @@
-"""formed.integrations.flax.modules.feedforward (implemented in formed.modules.feedforward)."""
+"""formed.integrations.flax.modules.feedforward."""
 
-from formed.modules.feedforward import Block, FeedForward
+from __future__ import annotations
 
-__all__ = [
-    "Block",
-    "FeedForward",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

@@ -1,8 +1,13 @@
-"""formed.integrations.flax.modules.losses (implemented in formed.modules.losses)."""
+"""formed.integrations.flax.modules.losses."""
 
-from formed.modules.losses import BaseClassificationLoss, CrossEntropyLoss
+from __future__ import annotations
 
-__all__ = [
-    "BaseClassificationLoss",
-    "CrossEntropyLoss",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

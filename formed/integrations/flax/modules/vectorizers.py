@@ -1,8 +1,13 @@
-"""formed.integrations.flax.modules.vectorizers (implemented in formed.modules.vectorizers)."""
+"""formed.integrations.flax.modules.vectorizers."""
 
-from formed.modules.vectorizers import BagOfEmbeddingsSequenceVectorizer, BaseSequenceVectorizer
+from __future__ import annotations
 
-__all__ = [
-    "BagOfEmbeddingsSequenceVectorizer",
-    "BaseSequenceVectorizer",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

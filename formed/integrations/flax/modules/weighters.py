@@ -1,15 +1,13 @@
-"""formed.integrations.flax.modules.weighters (implemented in formed.modules.weighters)."""
+"""formed.integrations.flax.modules.weighters."""
 
-from formed.modules.weighters import (
-    BalancedByDistributionLabelWeighter,
-    BaseLabelWeighter,
-    LabelWeights,
-    StaticLabelWeighter,
-)
+from __future__ import annotations
 
-__all__ = [
-    "BalancedByDistributionLabelWeighter",
-    "BaseLabelWeighter",
-    "LabelWeights",
-    "StaticLabelWeighter",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

@@ -1,28 +1,13 @@
 """formed.integrations.flax.training: the trainer, engines, callbacks, state and exceptions."""
 
-from formed.integrations.flax.training.callbacks import (
-    CheckpointCallback,
-    EarlyStoppingCallback,
-    EvaluationCallback,
-    FlaxTrainingCallback,
-    MlflowCallback,
-    TensorBoardCallback,
-)
-from formed.integrations.flax.training.engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine
-from formed.integrations.flax.training.exceptions import StopEarly
-from formed.integrations.flax.training.state import TrainState
-from formed.integrations.flax.training.trainer import FlaxTrainer
+from __future__ import annotations
 
-__all__ = [
-    "CheckpointCallback",
-    "DefaultFlaxTrainingEngine",
-    "EarlyStoppingCallback",
-    "EvaluationCallback",
-    "FlaxTrainer",
-    "FlaxTrainingCallback",
-    "FlaxTrainingEngine",
-    "MlflowCallback",
-    "StopEarly",
-    "TensorBoardCallback",
-    "TrainState",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

@@ -1,15 +1,14 @@
-"""formed.integrations.flax.training.callbacks: every training callback (implemented in formed.training;\nTensorBoardCallback and CheckpointCallback are formed's own additions)."""
+"""formed.integrations.flax.training.callbacks: every training callback (TensorBoardCallback and
+CheckpointCallback are formed's own additions)."""
 
-from formed.training.callbacks import EarlyStoppingCallback, EvaluationCallback, FlaxTrainingCallback
-from formed.training.checkpoints import CheckpointCallback
-from formed.training.mlflow_callback import MlflowCallback
-from formed.training.tensorboard_callback import TensorBoardCallback
+from __future__ import annotations
 
-__all__ = [
-    "CheckpointCallback",
-    "EarlyStoppingCallback",
-    "EvaluationCallback",
-    "FlaxTrainingCallback",
-    "MlflowCallback",
-    "TensorBoardCallback",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

@@ -1,8 +1,13 @@
-"""formed.integrations.flax.training.engine (implemented in formed.training.engine)."""
+"""formed.integrations.flax.training.engine."""
 
-from formed.training.engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine
+from __future__ import annotations
 
-__all__ = [
-    "DefaultFlaxTrainingEngine",
-    "FlaxTrainingEngine",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

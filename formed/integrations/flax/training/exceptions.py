@@ -1,7 +1,13 @@
-"""formed.integrations.flax.training.exceptions (implemented in formed.training.exceptions)."""
+"""formed.integrations.flax.training.exceptions."""
 
-from formed.training.exceptions import StopEarly
+from __future__ import annotations
 
-__all__ = [
-    "StopEarly",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

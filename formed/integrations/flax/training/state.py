@@ -1,7 +1,13 @@
-"""formed.integrations.flax.training.state (implemented in formed.training.state)."""
+"""formed.integrations.flax.training.state."""
 
-from formed.training.state import TrainState
+from __future__ import annotations
 
-__all__ = [
-    "TrainState",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)

@@ -1,7 +1,13 @@
-"""formed.integrations.flax.training.trainer (implemented in formed.training.trainer)."""
+"""formed.integrations.flax.training.trainer."""
 
-from formed.training.trainer import FlaxTrainer
+from __future__ import annotations
 
-__all__ = [
-    "FlaxTrainer",
-]
+from typing import Any
+
+from formed.integrations import _api
+
+__all__ = _api.names(__name__)
+
+
+def __getattr__(name: str) -> Any:
+    return _api.lookup(__name__, name)
