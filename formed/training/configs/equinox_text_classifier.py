@@ -16,15 +16,6 @@ def get_config() -> ml_collections.ConfigDict:
     config = text_classifier.get_config()
     # "equinox": an eqx.Module model, dropout keys split from the config's seed each step,
     # evaluation under eqx.nn.inference_mode.
+    # The model section is the Flax recipe's: the Equinox text classifier takes the same keys.
     config.trainer.engine.type = "equinox"
-    config.model = dict(
-        type="text_classifier",
-        num_classes="$data.label.num_labels",
-        embedder=dict(
-            type="analyzed_text", surface=dict(type="token", vocab_size="$data.text.vocab_size", embedding_dim=64)
-        ),
-        encoder=dict(type="lstm", features=64, bidirectional=True),
-        vectorizer=dict(type="boe", pooling=["mean", "max"]),
-        dropout=0.1,
-    )
     return config

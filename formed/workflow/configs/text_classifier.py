@@ -17,6 +17,7 @@ import os
 
 import ml_collections
 
+from formed.training.configs import text_classifier as train_recipe
 from formed.workflow import ref
 
 SENTENCES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sentences.jsonl")
@@ -28,17 +29,12 @@ def get_config() -> ml_collections.ConfigDict:
         sampler = dict(type="basic", batch_size=batch_size, shuffle=shuffle, drop_last=shuffle, seed=0)
         return dict(sampler=sampler, collator=ref("datamodule"))
 
+    # The train binary's recipe gives the data, the data module and the optimizer.
+    recipe = train_recipe.get_config()
     config = ml_collections.ConfigDict()
     config.steps = dict(
-        dataset=dict(
-            type="data::load_dataset",
-            dataset=dict(type="spatial_relations", seed=0, train_size=4000, validation_size=500, test_size=500),
-        ),
-        datamodule=dict(
-            type="data::fit_datamodule",
-            datamodule=dict(fields=dict(text=dict(type="text", lowercase=True, max_length=32), label=dict(type="label"))),
-            dataset=ref("dataset", "train"),
-        ),
+        dataset=dict(type="data::load_dataset", dataset=recipe.dataset.to_dict()),
+        datamodule=dict(type="data::fit_datamodule", datamodule=recipe.datamodule.to_dict(), dataset=ref("dataset", "train")),
         train=dict(
             type="flax::train",
             model=dict(
@@ -55,20 +51,7 @@ def get_config() -> ml_collections.ConfigDict:
             trainer=dict(
                 train_dataloader=loader(32, shuffle=True),
                 val_dataloader=loader(100),
-                engine=dict(
-                    optimizer=dict(
-                        type="adamw",
-                        learning_rate=dict(
-                            type="warmup_cosine_decay_schedule",
-                            init_value=0.0,
-                            peak_value=3e-3,
-                            warmup_steps=50,
-                            decay_steps=1000,
-                            end_value=1e-4,
-                        ),
-                        weight_decay=1e-4,
-                    )
-                ),
+                engine=recipe.trainer.engine.to_dict(),
                 max_epochs=8,
                 eval_strategy="epoch",
                 logging_strategy="step",
