@@ -26,9 +26,10 @@ import jax
 
 from formed.core import config_of, from_config, remember_config, use_rngs
 from formed.equinox import BaseEquinoxModel
-from formed.training import MODEL_FILE, BaseEvaluator, FlaxTrainer, IEvaluator, read_model_files, write_model_files
+from formed.training import BaseEvaluator, FlaxTrainer, IEvaluator
 from formed.workflow._context import current_step
 from formed.workflow._format import Format
+from formed.workflow._model_format import ModelDirectoryFormat
 from formed.workflow._refs import refs_in
 from formed.workflow._step import step
 from formed.workflow._step_training import train_in_step
@@ -59,7 +60,7 @@ def _same_structure(a: eqx.Module, b: eqx.Module) -> bool:
 
 
 @Format.register("equinox_model")
-class EquinoxModelFormat(Format[eqx.Module]):
+class EquinoxModelFormat(ModelDirectoryFormat[eqx.Module]):
     """Writes an Equinox model in the exported-model layout of `formed.training.export_model`
     (as `FlaxModelFormat` does for Flax models): ``formed_model.json`` (``"model_format":
     "equinox"``), the config it was built from (``config.json``, its ``model`` section) and its
@@ -75,23 +76,16 @@ class EquinoxModelFormat(Format[eqx.Module]):
     >>> formed.training.load_model(directory).model           # the same arrays  # doctest: +SKIP
     """
 
+    model_format = "equinox"
+    described_as = "an Equinox"
+
     def write(self, artifact: eqx.Module, directory: Path) -> None:
         if not isinstance(artifact, eqx.Module):
             raise TypeError(f"EquinoxModelFormat writes eqx.Module models, got {type(artifact).__name__}")
         config = config_of(artifact)
         if config is not None and not _same_structure(build_skeleton(config), artifact):
             config = None  # the model was changed after it was built: only its own structure fits
-        write_model_files(str(directory), artifact, None if config is None else {"model": config})
-
-    def read(self, directory: Path) -> eqx.Module:
-        if not (Path(directory) / MODEL_FILE).exists():
-            raise FileNotFoundError(f"{Path(directory) / MODEL_FILE}: no model saved here by EquinoxModelFormat")
-        model, config, _, about = read_model_files(str(directory))
-        if about.get("model_format") != "equinox":
-            raise ValueError(f"{directory}: holds a {about.get('model_format')!r} model, not an Equinox one")
-        if config is not None:
-            remember_config(model, config["model"])
-        return model
+        self.write_model(artifact, directory, config)
 
     @classmethod
     def is_default_of(cls, obj: Any) -> bool:

@@ -22,16 +22,17 @@ from flax import nnx
 from formed.core import config_of, remember_config, use_rngs
 from formed.data import DataLoader
 from formed.modules import BaseFlaxModel
-from formed.training import MODEL_FILE, BaseEvaluator, FlaxTrainer, IEvaluator, read_model_files, write_model_files
+from formed.training import BaseEvaluator, FlaxTrainer, IEvaluator
 from formed.workflow._context import current_step
 from formed.workflow._format import Format
+from formed.workflow._model_format import ModelDirectoryFormat
 from formed.workflow._step import step
 from formed.workflow._step_training import train_in_step
 
 
 
 @Format.register("flax_model")
-class FlaxModelFormat(Format[BaseFlaxModel]):
+class FlaxModelFormat(ModelDirectoryFormat[BaseFlaxModel]):
     """Writes a `BaseFlaxModel` in the exported-model layout of `formed.training._model_directory`:
     ``formed_model.json``, the config it was built from (``config.json``, when `from_config` or
     a workflow step built it) and its parameters by name (``params/``, orbax).
@@ -41,21 +42,13 @@ class FlaxModelFormat(Format[BaseFlaxModel]):
     structure pickled. Non-parameter variables (RNG streams) start afresh.
     """
 
+    model_format = "flax_nnx"
+    described_as = "a Flax NNX"
+
     def write(self, artifact: BaseFlaxModel, directory: Path) -> None:
         if not isinstance(artifact, nnx.Module):
             raise TypeError(f"FlaxModelFormat writes nnx modules, got {type(artifact).__name__}")
-        config = config_of(artifact)
-        write_model_files(str(directory), artifact, None if config is None else {"model": config})
-
-    def read(self, directory: Path) -> BaseFlaxModel:
-        if not (Path(directory) / MODEL_FILE).exists():
-            raise FileNotFoundError(f"{Path(directory) / MODEL_FILE}: no model saved here by FlaxModelFormat")
-        model, config, _, about = read_model_files(str(directory))
-        if about.get("model_format") != "flax_nnx":
-            raise ValueError(f"{directory}: holds a {about.get('model_format')!r} model, not a Flax NNX one")
-        if config is not None:
-            remember_config(model, config["model"])
-        return model
+        self.write_model(artifact, directory, config_of(artifact))
 
     @classmethod
     def is_default_of(cls, obj: Any) -> bool:
