@@ -18,6 +18,7 @@ from formed.equinox import BaseEquinoxModel, resolve_key
 from formed.training import DefaultFlaxTrainingEngine, EquinoxTrainingEngine, FlaxTrainer, MulticlassAccuracy, load_model
 from formed.training.testing import list_loader, make_records
 from formed.workflow import Workflow, default_format_for, get_step, step
+from formed.workflow.testing import train_and_evaluate_workflow
 from formed.workflow._equinox_steps import (
     EquinoxModelFormat,
     evaluate_equinox_model,
@@ -130,26 +131,7 @@ def _trainer_step(max_epochs: int) -> FlaxTrainer:
 
 
 def workflow_config(seed: int) -> dict[str, Any]:
-    return {
-        "train_data": {"type": "equinox_steps_test::records", "n": 96},
-        "val_data": {"type": "equinox_steps_test::records", "n": 48, "seed": 1},
-        "trainer": {"type": "equinox_steps_test::trainer", "max_epochs": 15},
-        "model": {
-            "type": "equinox::train",
-            "model": {"type": "equinox_steps_test::mlp", "hidden": 8},
-            "trainer": {"type": "ref", "ref": "trainer"},
-            "train_dataset": {"type": "ref", "ref": "train_data"},
-            "val_dataset": {"type": "ref", "ref": "val_data"},
-            "random_seed": seed,
-        },
-        "metrics": {
-            "type": "equinox::evaluate",
-            "model": {"type": "ref", "ref": "model"},
-            "evaluator": {"type": "accuracy"},
-            "dataset": {"type": "ref", "ref": "val_data"},
-            "dataloader": "formed.workflow._equinox_steps_test:loader",
-        },
-    }
+    return train_and_evaluate_workflow("equinox", __name__, "equinox_steps_test::mlp", max_epochs=15, seed=seed)
 
 
 def test_the_steps_are_registered() -> None:

@@ -17,6 +17,7 @@ from formed.modules import BaseFlaxModel
 from formed.training import DefaultFlaxTrainingEngine, FlaxTrainer, MulticlassAccuracy
 from formed.training.testing import list_loader, make_records
 from formed.workflow import Workflow, default_format_for, get_step, step
+from formed.workflow.testing import train_and_evaluate_workflow
 from formed.workflow._flax_steps import FlaxModelFormat, evaluate_flax_model, train_flax_model
 
 
@@ -157,26 +158,7 @@ def _trainer_step(max_epochs: int) -> FlaxTrainer:
 
 
 def workflow_config(seed: int) -> dict[str, Any]:
-    return {
-        "train_data": {"type": "flax_steps_test::records", "n": 96},
-        "val_data": {"type": "flax_steps_test::records", "n": 48, "seed": 1},
-        "trainer": {"type": "flax_steps_test::trainer", "max_epochs": 20},
-        "model": {
-            "type": "flax::train",
-            "model": {"type": "flax_steps_test::linear", "hidden": 8},
-            "trainer": {"type": "ref", "ref": "trainer"},
-            "train_dataset": {"type": "ref", "ref": "train_data"},
-            "val_dataset": {"type": "ref", "ref": "val_data"},
-            "random_seed": seed,
-        },
-        "metrics": {
-            "type": "flax::evaluate",
-            "model": {"type": "ref", "ref": "model"},
-            "evaluator": {"type": "accuracy"},
-            "dataset": {"type": "ref", "ref": "val_data"},
-            "dataloader": "formed.workflow._flax_steps_test:loader",
-        },
-    }
+    return train_and_evaluate_workflow("flax", __name__, "flax_steps_test::linear", max_epochs=20, seed=seed)
 
 
 def test_the_steps_are_registered() -> None:
