@@ -41,7 +41,7 @@ from formed.training._state import TrainState
 from formed.training._tensorboard_callback import TensorBoardCallback
 from formed.training._user_code import import_user_code
 from formed.training._workdir_lock import WorkdirInUseError, WorkdirLock
-from formed.training.trainer import FlaxTrainer
+from formed.training._trainer import FlaxTrainer
 
 __all__ = [
     "AverageEvaluator",

@@ -41,7 +41,7 @@ from formed.training._state import TrainState
 if TYPE_CHECKING:
     from flax import nnx
 
-    from formed.training.trainer import FlaxTrainer
+    from formed.training._trainer import FlaxTrainer
 
 ModelInputT = TypeVar("ModelInputT")
 ModelOutputT = TypeVar("ModelOutputT")

@@ -10,7 +10,7 @@ from formed.training._exceptions import StopEarly
 from formed.training._metrics import MulticlassAccuracy
 from formed.training.checkpoints import CheckpointCallback
 from formed.training.testing import TinyClassifier, list_loader, make_records, params_of
-from formed.training.trainer import FlaxTrainer
+from formed.training._trainer import FlaxTrainer
 
 
 class Recorder(FlaxTrainingCallback):

@@ -24,7 +24,7 @@ from formed.training._precision import MixedPrecision
 from formed.training._state import TrainState
 
 if TYPE_CHECKING:
-    from formed.training.trainer import FlaxTrainer
+    from formed.training._trainer import FlaxTrainer
 
 ModelInputT = TypeVar("ModelInputT")
 ModelOutputT = TypeVar("ModelOutputT")

@@ -5,7 +5,7 @@ import pytest
 
 from formed.training._engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine, get_loss
 from formed.training.testing import TinyClassifier, collate, make_records
-from formed.training.trainer import FlaxTrainer
+from formed.training._trainer import FlaxTrainer
 
 
 def _setup(**engine_kwargs):

@@ -24,7 +24,7 @@ from formed.training._engine import FlaxTrainingEngine, get_loss
 from formed.training._state import TrainState
 
 if TYPE_CHECKING:
-    from formed.training.trainer import FlaxTrainer
+    from formed.training._trainer import FlaxTrainer
 
 
 class EquinoxTrainState(TrainState):

@@ -18,7 +18,7 @@ from formed.training._engine import FlaxTrainingEngine
 from formed.training._equinox_engine import EquinoxTrainingEngine, EquinoxTrainState
 from formed.training._metrics import MulticlassAccuracy
 from formed.training._optimizers import build_optimizer  # noqa: F401  (registers optimizer configs)
-from formed.training.trainer import FlaxTrainer
+from formed.training._trainer import FlaxTrainer
 
 
 def _trainer(tx: optax.GradientTransformation, **kwargs) -> FlaxTrainer:

@@ -21,7 +21,7 @@ from formed.training._state import TrainState
 if TYPE_CHECKING:
     from flax import nnx
 
-    from formed.training.trainer import FlaxTrainer
+    from formed.training._trainer import FlaxTrainer
 
 
 def _active_mlflow() -> tuple[ModuleType | None, str]:

@@ -13,7 +13,7 @@ from formed.training._callbacks import FlaxTrainingCallback
 from formed.training._engine import DefaultFlaxTrainingEngine
 from formed.training._mlflow_callback import MlflowCallback
 from formed.training.testing import TinyClassifier, list_loader, make_records
-from formed.training.trainer import FlaxTrainer
+from formed.training._trainer import FlaxTrainer
 
 
 class FakeMlflow(types.ModuleType):

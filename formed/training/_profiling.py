@@ -25,7 +25,7 @@ from formed.training._state import TrainState
 if TYPE_CHECKING:
     from flax import nnx
 
-    from formed.training.trainer import FlaxTrainer
+    from formed.training._trainer import FlaxTrainer
 
 
 def check_profile_steps(steps: Any, path: str = "profile_steps") -> tuple[int, int]:

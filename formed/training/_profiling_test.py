@@ -8,7 +8,7 @@ from formed.training._callbacks import FlaxTrainingCallback
 from formed.training._engine import DefaultFlaxTrainingEngine
 from formed.training._profiling import ProfileCallback
 from formed.training.testing import TensorBoardServer, TinyClassifier, list_loader, make_records
-from formed.training.trainer import FlaxTrainer
+from formed.training._trainer import FlaxTrainer
 
 
 class TracingSteps(FlaxTrainingCallback):

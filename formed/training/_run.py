@@ -70,7 +70,7 @@ from formed.training._report import training_summary
 from formed.training._tensorboard_callback import TensorBoardCallback, write_final_summaries
 from formed.training._workdir_lock import WorkdirLock
 from formed.training.checkpoints import CheckpointDirectory
-from formed.training.trainer import FlaxTrainer
+from formed.training._trainer import FlaxTrainer
 
 # Imported for their registrations (the Equinox engine, the optimizer builder).
 import formed.training._equinox_engine  # noqa: F401  isort: skip

@@ -39,7 +39,7 @@ from formed.training._state import TrainState
 if TYPE_CHECKING:
     from flax import nnx
 
-    from formed.training.trainer import FlaxTrainer
+    from formed.training._trainer import FlaxTrainer
 
 
 def text_event(tag: str, text: str, step: int) -> event_pb2.Event:

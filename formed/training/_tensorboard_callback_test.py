@@ -6,7 +6,7 @@ from formed.training._engine import DefaultFlaxTrainingEngine
 from formed.training._optimizers import build_optimizer
 from formed.training._tensorboard_callback import TensorBoardCallback
 from formed.training.testing import TinyClassifier, list_loader, make_records
-from formed.training.trainer import FlaxTrainer
+from formed.training._trainer import FlaxTrainer
 
 
 def _load(directory):

@@ -57,7 +57,7 @@ from formed.training._state import TrainState
 if TYPE_CHECKING:
     from flax import nnx
 
-    from formed.training.trainer import FlaxTrainer
+    from formed.training._trainer import FlaxTrainer
 
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 # What a killed save leaves: orbax's temporary step directory, or our temporary index file.

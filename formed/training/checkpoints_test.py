@@ -22,7 +22,7 @@ from formed.training.checkpoints import (
 from formed.training._engine import DefaultFlaxTrainingEngine
 from formed.training._exceptions import NonFiniteLossError
 from formed.training._state import TrainState
-from formed.training.trainer import FlaxTrainer
+from formed.training._trainer import FlaxTrainer
 
 
 def _state(seed=0):

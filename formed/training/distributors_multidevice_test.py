@@ -17,7 +17,7 @@ import pytest  # noqa: E402
 from formed.training.testing import TinyClassifier, assert_same_params, list_loader, make_records, params_of, train_tiny  # noqa: E402
 from formed.training._distributors import DataParallelDistributor, SingleDeviceDistributor  # noqa: E402
 from formed.training._engine import DefaultFlaxTrainingEngine  # noqa: E402
-from formed.training.trainer import FlaxTrainer, _dynamic_fields, _LossSum  # noqa: E402
+from formed.training._trainer import FlaxTrainer, _dynamic_fields, _LossSum  # noqa: E402
 
 
 def _train(distributor, batch_size=16, epochs=3):

@@ -16,7 +16,7 @@ import pytest  # noqa: E402
 from formed.training.testing import TinyEquinoxClassifier, assert_same_params, list_loader, make_records, params_of, train_tiny  # noqa: E402
 from formed.training._distributors import DataParallelDistributor, SingleDeviceDistributor  # noqa: E402
 from formed.training._equinox_engine import EquinoxTrainingEngine  # noqa: E402
-from formed.training.trainer import FlaxTrainer  # noqa: E402
+from formed.training._trainer import FlaxTrainer  # noqa: E402
 
 
 def _train(distributor, epochs=3):

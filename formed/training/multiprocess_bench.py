@@ -44,7 +44,7 @@ def _worker(args: argparse.Namespace) -> None:
     from formed.data import BasicBatchSampler, DataLoader
     from formed.modules import BaseFlaxModel
     from formed.training import DataParallelDistributor, DefaultFlaxTrainingEngine, FlaxTrainer
-    from formed.training.trainer import _LossSum
+    from formed.training._trainer import _LossSum
 
 
     vocab, classes, length = 500, 4, args.length

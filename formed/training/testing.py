@@ -87,7 +87,7 @@ def params_of(state: Any) -> list[np.ndarray]:
 def train_tiny(model: Any, engine: Any, distributor: Any, batch_size: int = 16, epochs: int = 3) -> tuple[Any, Any]:
     """``(trainer, final state)`` of `model` trained with `engine` and `distributor` on
     ``make_records(96)`` (validated on 32 records), `epochs` epochs of `batch_size`."""
-    from formed.training.trainer import FlaxTrainer
+    from formed.training._trainer import FlaxTrainer
 
     trainer = FlaxTrainer(
         train_dataloader=list_loader(batch_size),

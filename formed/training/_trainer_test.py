@@ -6,7 +6,7 @@ from formed.data import BasicBatchSampler, DataLoader
 from formed.training._callbacks import FlaxTrainingCallback
 from formed.training._engine import DefaultFlaxTrainingEngine
 from formed.training.testing import TinyClassifier, collate, list_loader, make_records, params_of
-from formed.training.trainer import FlaxTrainer
+from formed.training._trainer import FlaxTrainer
 
 
 def _trainer(**kwargs):

@@ -36,7 +36,7 @@ from flax import nnx
 
 from formed.core import Registrable, RngsLike
 from formed.data import DataLoader
-from formed.training._callbacks import FlaxTrainingCallback
+from formed.training._callbacks import FlaxTrainingCallback, evaluators_of
 from formed.training._distributors import BaseDistributor, SingleDeviceDistributor
 from formed.training._engine import DefaultFlaxTrainingEngine, FlaxTrainingEngine, get_loss
 from formed.training._exceptions import NonFiniteLossError, StopEarly
@@ -238,7 +238,7 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
         return metrics
 
     def _validate(self, model: nnx.Module, state: TrainState, val_dataset: Sequence[ItemT]) -> dict[str, float]:
-        evaluators = [e for cb in self.callbacks if (e := cb.on_eval_start(self, model, state)) is not None]
+        evaluators = evaluators_of(self.callbacks, self, model, state)
         metrics = self.evaluate(model, state, val_dataset, evaluators=evaluators)
         try:
             for callback in self.callbacks:
