@@ -23,8 +23,12 @@ class IIDSequenceBatch(Protocol):
         mask: bool array of the same shape; true at real tokens.
     """
 
-    ids: Any
-    mask: Any
+    # Read-only members (properties), so frozen dataclasses such as `IDSequenceBatch` match.
+    @property
+    def ids(self) -> Any: ...
+
+    @property
+    def mask(self) -> Any: ...
 
 
 @runtime_checkable
@@ -37,9 +41,14 @@ class IAnalyzedTextBatch(Protocol):
         characters: character ids ``(batch, seq_len, char_len)``.
     """
 
-    surfaces: IIDSequenceBatch | None
-    postags: IIDSequenceBatch | None
-    characters: IIDSequenceBatch | None
+    @property
+    def surfaces(self) -> IIDSequenceBatch | None: ...
+
+    @property
+    def postags(self) -> IIDSequenceBatch | None: ...
+
+    @property
+    def characters(self) -> IIDSequenceBatch | None: ...
 
 
 @dataclasses.dataclass(frozen=True)

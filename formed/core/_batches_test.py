@@ -27,7 +27,7 @@ def test_batches_are_pytrees_through_jit():
         return jax.tree_util.tree_map(lambda x: x + 1 if x.dtype != bool else x, batch)
 
     shifted = shift(text)
-    assert isinstance(shifted, AnalyzedTextBatch) and shifted.postags is None
+    assert isinstance(shifted, AnalyzedTextBatch) and shifted.postags is None and shifted.surfaces is not None
     np.testing.assert_array_equal(shifted.surfaces.ids, surfaces.ids + 1)
 
 

@@ -26,7 +26,7 @@ import inspect
 import types
 import typing
 import weakref
-from typing import Any, Callable, Mapping, TypeVar, Union
+from typing import Any, Callable, Mapping, TypeVar, Union, overload
 
 from formed.core._registrable import Registrable, RegistrationError, closest_name, unknown_name_message
 
@@ -73,7 +73,15 @@ def _to_plain(config: Any) -> Any:
     return config
 
 
-def from_config(cls: type[_T] | Any, config: Any, *, path: str = "") -> _T:
+@overload
+def from_config(cls: type[_T], config: Any, *, path: str = "") -> _T: ...
+
+
+@overload
+def from_config(cls: Any, config: Any, *, path: str = "") -> Any: ...
+
+
+def from_config(cls: Any, config: Any, *, path: str = "") -> Any:
     """Builds an instance of `cls` (any annotation, in fact) from `config`.
 
     Args:
@@ -313,7 +321,7 @@ def _parameters(cls: type) -> dict[str, inspect.Parameter]:
 
 
 def _type_hints(cls: type) -> dict[str, Any]:
-    init = cls.__init__
+    init = getattr(cls, "__init__")  # the class's own __init__, looked up on the class
     try:
         return typing.get_type_hints(init)
     except Exception:

@@ -106,7 +106,7 @@ def test_builds_nested_components_recursively():
 def test_accepts_ml_collections_config_dict():
     config = ml_collections.ConfigDict({"encoder": {"type": "lstm", "features": 4}, "pooler": None})
     model = from_config(Model, config)
-    assert model.encoder.features == 4
+    assert isinstance(model.encoder, LSTM) and model.encoder.features == 4
     assert model.pooler is None
 
 

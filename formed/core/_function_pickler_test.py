@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import pickle
+from typing import Any
 
 import jax
 
 from formed.core._function_pickler import dump_pickle
 
 
-def round_trip(obj: object) -> object:
+def round_trip(obj: Any) -> Any:
     buffer = io.BytesIO()
     dump_pickle(obj, buffer)
     return pickle.loads(buffer.getvalue())

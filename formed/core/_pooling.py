@@ -7,10 +7,11 @@ zeros. Everything is shape-static, so it runs under `jax.jit` and differentiates
 
 from __future__ import annotations
 
-from typing import Callable, Literal, Sequence, get_args
+from typing import Callable, Literal, Sequence, cast, get_args
 
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
 PoolingMethod = Literal["mean", "max", "min", "sum", "hier", "first", "last"]
 POOLING_METHODS: tuple[str, ...] = get_args(PoolingMethod)
@@ -70,13 +71,13 @@ def _hier(embeddings: jax.Array, mask: jax.Array, window_size: int | None) -> ja
     values = jnp.pad(values, pad)
     counts = jnp.pad(counts, pad[:-1])
     # Window i covers positions [i, i + window_size); summing shifted slices keeps it exact.
-    window_sum = sum(values[..., k : k + length, :] for k in range(window_size))
-    window_count = sum(counts[..., k : k + length] for k in range(window_size))
+    window_sum = sum((values[..., k : k + length, :] for k in range(1, window_size)), values[..., :length, :])
+    window_count = sum((counts[..., k : k + length] for k in range(1, window_size)), counts[..., :length])
     total = mask.sum(axis=-1, keepdims=True).astype(embeddings.dtype)
     # A window counts when it is full of real tokens (or holds all of a short sequence).
     valid = (window_count == jnp.minimum(total, window_size)) & (window_count > 0)
     window_mean = window_sum / jnp.maximum(window_count, 1.0)[..., None]
-    return _extreme(jnp.max, jnp.finfo(embeddings.dtype).min)(window_mean, valid, None)
+    return _extreme(jnp.max, float(jnp.finfo(embeddings.dtype).min))(window_mean, valid, None)
 
 
 _POOLERS: dict[str, Callable[[jax.Array, jax.Array, int | None], jax.Array]] = {
@@ -90,7 +91,7 @@ _POOLERS: dict[str, Callable[[jax.Array, jax.Array, int | None], jax.Array]] = {
 }
 
 
-def pooling_methods(pooling: PoolingMethod | Sequence[PoolingMethod]) -> list[str]:
+def pooling_methods(pooling: str | Sequence[str]) -> list[PoolingMethod]:
     """Normalises a pooling argument to a list of method names, checking each.
 
     Raises:
@@ -102,12 +103,12 @@ def pooling_methods(pooling: PoolingMethod | Sequence[PoolingMethod]) -> list[st
     for method in methods:
         if method not in _POOLERS:
             raise ValueError(f"unknown pooling method {method!r}; expected one of {list(POOLING_METHODS)}")
-    return methods
+    return cast("list[PoolingMethod]", methods)
 
 
 def masked_pool(
-    embeddings: jax.Array,
-    mask: jax.Array | None = None,
+    embeddings: ArrayLike,
+    mask: ArrayLike | None = None,
     pooling: PoolingMethod | Sequence[PoolingMethod] = "mean",
     normalize: bool = False,
     window_size: int | None = None,
@@ -128,9 +129,7 @@ def masked_pool(
     """
     methods = pooling_methods(pooling)
     embeddings = jnp.asarray(embeddings)
-    if mask is None:
-        mask = jnp.ones(embeddings.shape[:-1], dtype=bool)
-    mask = jnp.asarray(mask).astype(bool)
+    mask = jnp.ones(embeddings.shape[:-1], dtype=bool) if mask is None else jnp.asarray(mask).astype(bool)
     if mask.shape != embeddings.shape[:-1]:
         raise ValueError(f"mask shape {mask.shape} does not match embeddings shape {embeddings.shape} (expected {embeddings.shape[:-1]})")
     if "hier" in methods and (window_size is None or window_size < 1):

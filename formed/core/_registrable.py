@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from typing import Callable, ClassVar, TypeVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 _T = TypeVar("_T", bound=type)
 
@@ -102,7 +102,7 @@ class Registrable:
         return decorator
 
     @classmethod
-    def by_name(cls, name: str) -> type:
+    def by_name(cls, name: str) -> type[Any]:
         """Returns the implementation registered as `name`.
 
         `name` may also be ``"package.module:ClassName"``: the module is imported (which runs its

@@ -51,7 +51,9 @@ def sequence_distribute(inputs: Any, ignore: Sequence[str] = ()) -> tuple[Any, t
             if tuple(inputs[key].shape[:2]) != shape:
                 raise ValueError(f"sequence_distribute: {key!r} has leading shape {inputs[key].shape[:2]}, expected {shape}")
         result = {key: (value if key in ignore else _fold(value)) for key, value in inputs.items()}
-        return type(inputs)(result) if not isinstance(inputs, dict) else result, shape  # type: ignore[call-arg]
+        # A Mapping other than dict (FrozenDict, ConfigDict) is rebuilt from a dict, which
+        # typing's bare Mapping constructor does not declare: hence the ignores.
+        return type(inputs)(result) if not isinstance(inputs, dict) else result, shape  # type: ignore[call-arg]  # see above
     return _fold(inputs), (int(inputs.shape[0]), int(inputs.shape[1]))
 
 
@@ -66,5 +68,5 @@ def sequence_undistribute(inputs: Any, shape: tuple[int, int], ignore: Sequence[
     shape = (int(shape[0]), int(shape[1]))
     if isinstance(inputs, Mapping):
         result = {key: (value if key in ignore else _unfold(value, shape)) for key, value in inputs.items()}
-        return type(inputs)(result) if not isinstance(inputs, dict) else result  # type: ignore[call-arg]
+        return type(inputs)(result) if not isinstance(inputs, dict) else result  # type: ignore[call-arg]  # as above
     return _unfold(inputs, shape)

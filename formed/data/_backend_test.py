@@ -19,6 +19,7 @@ def _fresh_backend_module(monkeypatch, extension_available, require):
     else:
         monkeypatch.delenv(_backend.REQUIRE_NATIVE_ENV, raising=False)
     spec = importlib.util.find_spec("formed.data._backend")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

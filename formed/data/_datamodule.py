@@ -83,7 +83,7 @@ class DataModule:
                 raise error
             skipped.setdefault(getattr(error, "path", f"the {split} split"), []).append(error)
         for path, errors in skipped.items():
-            report_skipped(path, errors, why="unusable")  # type: ignore[arg-type]
+            report_skipped(path, errors, why="unusable")
         return kept
 
     def _error(self, record: Any, index: int, split: str) -> ValueError | None:
@@ -117,7 +117,7 @@ class DataModule:
         """The names of the target fields (what a model learns to predict)."""
         return [name for name, field in self.fields.items() if field.is_target]
 
-    def require_targets(self, records: Sequence[Record], source: str = "the records") -> None:
+    def require_targets(self, records: Sequence[Mapping[str, Any]], source: str = "the records") -> None:
         """Raises ValueError naming the first record (1-based) of `source` that lacks a target
         field's column: what evaluation, which compares predictions with targets, needs."""
         for name in self.targets:

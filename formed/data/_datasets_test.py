@@ -42,17 +42,18 @@ def _order_rule(text):
 def test_word_order_decides_and_bag_of_words_cannot():
     splits = SpatialRelationsDataset(seed=0, train_size=3000, validation_size=600, test_size=0).load()
     assert all(_order_rule(r["text"]) == r["label"] for r in splits["validation"])
-    datamodule = DataModule({"text": TextField(), "label": LabelField()}).build(splits["train"])
+    text_field, label_field = TextField(), LabelField()
+    datamodule = DataModule({"text": text_field, "label": label_field}).build(splits["train"])
 
     def bag(records):
         batch = datamodule.batch(records)
         ids, mask = batch["text"].surfaces.ids, batch["text"].surfaces.mask
-        counts = np.zeros((len(records), datamodule.fields["text"].vocab_size))
+        counts = np.zeros((len(records), text_field.vocab_size))
         np.add.at(counts, (np.repeat(np.arange(len(records)), ids.shape[1]), ids.ravel()), mask.ravel())
         return np.hstack([counts, np.ones((len(records), 1))]), batch["label"]
 
     features, labels = bag(splits["train"])
-    targets = np.eye(datamodule.fields["label"].num_labels)[labels]
+    targets = np.eye(label_field.num_labels)[labels]
     # A linear bag-of-words classifier (ridge regression on one-hot labels).
     weights = np.linalg.solve(features.T @ features + 1.0 * np.eye(features.shape[1]), features.T @ targets)
     val_features, val_labels = bag(splits["validation"])

@@ -17,7 +17,7 @@ from __future__ import annotations
 import abc
 import collections
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from formed.data._tokenizer import Tokenizer
 from formed.data._vocabulary import BOS_TOKEN, EOS_TOKEN, Vocabulary
 
 Record = dict[str, Any]
+_LearnedT = TypeVar("_LearnedT")
 
 
 class BaseField(Registrable, abc.ABC):
@@ -110,7 +111,16 @@ class BaseField(Registrable, abc.ABC):
 
     def _require_built(self) -> None:
         if not self.is_built:
-            raise RuntimeError(f"field {self.name!r} is not built; call DataModule.build(train_records) first")
+            raise self._not_built()
+
+    def _built(self, learned: _LearnedT | None) -> _LearnedT:
+        """`learned` (something `build` sets), checked to be set."""
+        if learned is None:
+            raise self._not_built()
+        return learned
+
+    def _not_built(self) -> RuntimeError:
+        return RuntimeError(f"field {self.name!r} is not built; call DataModule.build(train_records) first")
 
 
 @BaseField.register("text")
@@ -165,7 +175,8 @@ class TextField(BaseField):
                 return column, f"has {_shown(value)} in column {column!r}; expected a string or a list of strings"
         return None
 
-    def _specials(self) -> dict[str, str | None]:
+    def _specials(self) -> dict[str, Any]:
+        """The ``bos_token`` / ``eos_token`` keyword arguments of `Vocabulary.build`."""
         return {"bos_token": BOS_TOKEN if self.bos else None, "eos_token": EOS_TOKEN if self.eos else None}
 
     @property
@@ -174,8 +185,7 @@ class TextField(BaseField):
 
     @property
     def vocab_size(self) -> int:
-        self._require_built()
-        return len(self.vocabulary)
+        return len(self._built(self.vocabulary))
 
     @property
     def max_tokens(self) -> int | None:
@@ -220,9 +230,9 @@ class TextField(BaseField):
         return [tags.split() if isinstance(tags, str) else tags for tags in self.values(records, self.postags)]
 
     def batch(self, records: Sequence[Record]) -> AnalyzedTextBatch:
-        self._require_built()
+        vocabulary = self._built(self.vocabulary)
         texts = self.values(records)
-        ids, mask = self.vocabulary.index_batch(texts, self.tokenizer)
+        ids, mask = vocabulary.index_batch(texts, self.tokenizer)
         surfaces = IDSequenceBatch(ids, mask)
         characters = postags = None
         if self.character_vocabulary is not None:
@@ -315,8 +325,7 @@ class LabelField(BaseField):
 
     @property
     def num_labels(self) -> int:
-        self._require_built()
-        return len(self.labels)
+        return len(self._built(self.labels))
 
     def build(self, records: Sequence[Record]) -> None:
         counts = collections.Counter(self.values(records))
@@ -333,23 +342,24 @@ class LabelField(BaseField):
         self.distribution = np.asarray(distribution, dtype=np.float32)
 
     def problem(self, record: Any) -> tuple[str, str] | None:
+        column = self.column or self.name
         missing = super().problem(record)
         if missing is not None:
             return missing
-        value = record[self.column]
+        value = record[column]
         if not isinstance(value, (str, int, bool)):
-            return self.column, f"has {_shown(value)} in column {self.column!r}; expected a label (a string, int or bool)"
-        if self.is_built and value not in self._index:
+            return column, f"has {_shown(value)} in column {column!r}; expected a label (a string, int or bool)"
+        if self.labels is not None and value not in self._index:
             shown = self.labels if len(self.labels) <= 20 else [*self.labels[:20], "..."]
-            return self.column, f"has label {value!r} in column {self.column!r}, which the training data does not have; known labels: {shown}"
+            return column, f"has label {value!r} in column {column!r}, which the training data does not have; known labels: {shown}"
         return None
 
     def label_to_index(self, label: Any) -> int:
-        self._require_built()
+        labels = self._built(self.labels)
         try:
             return self._index[label]
         except (KeyError, TypeError):
-            shown = self.labels if len(self.labels) <= 20 else [*self.labels[:20], "..."]
+            shown = labels if len(labels) <= 20 else [*labels[:20], "..."]
             raise ValueError(
                 f"field {self.name!r}: label {label!r} in column {self.column!r} was not seen in the "
                 f"training data; known labels: {shown}"
@@ -374,8 +384,7 @@ class LabelField(BaseField):
         return {"column": self.column, "labels": self.given_labels}
 
     def state(self) -> dict[str, Any]:
-        self._require_built()
-        return {"labels": self.labels, "distribution": self.distribution.tolist()}
+        return {"labels": self._built(self.labels), "distribution": self._built(self.distribution).tolist()}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._set(state["labels"], state["distribution"])
@@ -392,12 +401,13 @@ class ScalarField(BaseField):
         self.dtype = np.dtype(dtype)
 
     def problem(self, record: Any) -> tuple[str, str] | None:
+        column = self.column or self.name
         missing = super().problem(record)
         if missing is not None:
             return missing
-        value = record[self.column]
+        value = record[column]
         if not isinstance(value, (int, float, np.number)) or isinstance(value, bool) or not np.isfinite(value):
-            return self.column, f"has {_shown(value)} in column {self.column!r}; expected a finite number"
+            return column, f"has {_shown(value)} in column {column!r}; expected a finite number"
         return None
 
     def batch(self, records: Sequence[Record]) -> np.ndarray:
@@ -425,13 +435,14 @@ class TensorField(BaseField):
         self.dtype = np.dtype(dtype)
 
     def problem(self, record: Any) -> tuple[str, str] | None:
+        column = self.column or self.name
         missing = super().problem(record)
         if missing is not None:
             return missing
         try:
-            np.asarray(record[self.column], dtype=self.dtype)
+            np.asarray(record[column], dtype=self.dtype)
         except (TypeError, ValueError):
-            return self.column, f"has {_shown(record[self.column])} in column {self.column!r}; expected an array of {self.dtype.name}"
+            return column, f"has {_shown(record[column])} in column {column!r}; expected an array of {self.dtype.name}"
         return None
 
     def batch(self, records: Sequence[Record]) -> np.ndarray:

@@ -23,6 +23,7 @@ def test_text_field_surfaces_characters_and_postags():
     batch = field.batch(TRAIN[:2] + [{"text": "an unseen cat", "tags": "DT JJ NN"}])
     assert isinstance(batch, AnalyzedTextBatch)
     surfaces, chars, tags = batch.surfaces, batch.characters, batch.postags
+    assert surfaces is not None and chars is not None and tags is not None
     assert surfaces.ids.shape == (3, 4) and surfaces.ids.dtype == np.int32
     np.testing.assert_array_equal(surfaces.mask.sum(axis=1), [4, 3, 4])
     assert surfaces.ids[2, 1] == field.vocabulary.unk_id  # "an" was not in training

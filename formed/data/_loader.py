@@ -17,13 +17,15 @@ from __future__ import annotations
 import queue
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Generator, Iterator, Sequence
+from typing import Any, Generic
+
+from typing_extensions import TypeVar
 
 from formed.data._samplers import BaseBatchSampler
 
-Item = TypeVar("Item")
-Batch = TypeVar("Batch")
+Item = TypeVar("Item", default=Any)
+Batch = TypeVar("Batch", default=Any)
 
 _DONE = object()  # put by the worker after the last batch
 
@@ -80,7 +82,7 @@ class BatchIterator(Generic[Batch]):
     def __len__(self) -> int:
         return self.sampler.num_batches(len(self.dataset))
 
-    def __iter__(self) -> Iterator[Batch]:
+    def __iter__(self) -> Generator[Batch, None, None]:
         batches = self.sampler(self.dataset)
         if self.prefetch == 0:
             return (self.collator([self.dataset[i] for i in indices]) for indices in batches)
@@ -115,7 +117,7 @@ class _Worker:
         )
         self._thread.start()
 
-    def batches(self) -> Iterator[Any]:
+    def batches(self) -> Generator[Any, None, None]:
         try:
             while True:
                 item = self._queue.get()

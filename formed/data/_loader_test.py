@@ -28,7 +28,7 @@ def test_len_and_batches(prefetch):
 
 
 def test_each_iteration_is_a_new_epoch():
-    loader = DataLoader(BasicBatchSampler(batch_size=4, shuffle=True, seed=0), collator=list)
+    loader: DataLoader[int, list[int]] = DataLoader(BasicBatchSampler(batch_size=4, shuffle=True, seed=0), collator=list)
     batches = loader(list(range(40)))
     assert list(batches) != list(batches)
 
@@ -56,7 +56,7 @@ def test_prefetches_in_the_background():
 
 
 def test_break_and_close_stop_the_thread():
-    loader = DataLoader(BasicBatchSampler(batch_size=1), collator=list, prefetch=2)
+    loader: DataLoader[int, list[int]] = DataLoader(BasicBatchSampler(batch_size=1), collator=list, prefetch=2)
     batches = loader(list(range(1000)))
     for index, _ in enumerate(batches):
         if index == 2:
@@ -94,7 +94,7 @@ def test_rejects_negative_prefetch():
 def test_a_for_loop_over_a_temporary_keeps_its_thread():
     # The BatchIterator returned by loader(...) is dropped as soon as the loop starts; the
     # running epoch must go on until its end.
-    loader = DataLoader(BasicBatchSampler(batch_size=2), collator=list)
+    loader: DataLoader[int, list[int]] = DataLoader(BasicBatchSampler(batch_size=2), collator=list)
     seen = []
     for batch in loader(list(range(7))):
         gc.collect()

@@ -147,6 +147,8 @@ class PaddedCollator:
             field = self.datamodule.fields[name]
             longest = getattr(field, "max_tokens", None)
             surfaces = value.surfaces if isinstance(value, AnalyzedTextBatch) else value
+            if surfaces is None:
+                raise ValueError(f"batch field {name!r} has no surfaces (word ids) to take its length from")
             length = longest if self.lengths == "max_length" and longest is not None else None
             if length is None:
                 length = bucket_length(np.shape(surfaces.ids)[1], longest)

@@ -27,6 +27,7 @@ import linecache
 import logging
 import os
 import re
+from collections.abc import Sequence
 from typing import Any
 
 _logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def locate(record: Any, column: str) -> tuple[str, int, int | None] | None:
     return record.path, record.line, (match.end() + 1 if match else None)
 
 
-def report_skipped(path: str | os.PathLike[str], errors: list[DataFormatError], why: str = "malformed") -> None:
+def report_skipped(path: str | os.PathLike[str], errors: Sequence[Exception], why: str = "malformed") -> None:
     """Logs how many rows of `path` were dropped, and the first reason (nothing if none)."""
     if errors:
         _logger.warning(
@@ -81,19 +82,19 @@ def report_skipped(path: str | os.PathLike[str], errors: list[DataFormatError], 
         )
 
 
-def _decoded_lines(path: str | os.PathLike[str]) -> list[tuple[str | None, DataFormatError | None]]:
+def _decoded_lines(path: str | os.PathLike[str]) -> list[str | DataFormatError]:
     """Each line of the file decoded as UTF-8 (line ends kept), or the error naming the byte."""
     with open(path, "rb") as file:
         raw_lines = file.read().splitlines(keepends=True)
-    lines: list[tuple[str | None, DataFormatError | None]] = []
+    lines: list[str | DataFormatError] = []
     for number, raw in enumerate(raw_lines, start=1):
         try:
-            lines.append((raw.decode("utf-8"), None))
+            lines.append(raw.decode("utf-8"))
         except UnicodeDecodeError as error:
             # The column of the first bad byte, counted in characters of the valid prefix.
             column = len(raw[: error.start].decode("utf-8")) + 1
             byte = raw[error.start]
-            lines.append((None, DataFormatError(path, number, column, f"byte 0x{byte:02x} is not valid UTF-8 ({error.reason})")))
+            lines.append(DataFormatError(path, number, column, f"byte 0x{byte:02x} is not valid UTF-8 ({error.reason})"))
     return lines
 
 
@@ -101,10 +102,10 @@ def read_jsonl(path: str | os.PathLike[str], skip_malformed: bool = False) -> li
     """One JSON object per line."""
     records: list[Record] = []
     skipped: list[DataFormatError] = []
-    for line_number, (line, decode_error) in enumerate(_decoded_lines(path), start=1):
+    for line_number, line in enumerate(_decoded_lines(path), start=1):
         try:
-            if decode_error is not None:
-                raise decode_error
+            if isinstance(line, DataFormatError):
+                raise line
             if not line.strip():
                 continue
             try:
@@ -138,11 +139,11 @@ def read_csv(path: str | os.PathLike[str], delimiter: str = ",", skip_malformed:
     skipped: list[DataFormatError] = []
     decoded = _decoded_lines(path)
     lines: list[str] = []
-    for line, decode_error in decoded:
-        if decode_error is not None:
+    for line in decoded:
+        if isinstance(line, DataFormatError):
             if not skip_malformed:
-                raise decode_error
-            skipped.append(decode_error)
+                raise line
+            skipped.append(line)
             line = "\n"  # an empty row, so that the following rows keep their line numbers
         lines.append(line)
     reader = csv.reader(lines, delimiter=delimiter, strict=True)

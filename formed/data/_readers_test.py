@@ -1,8 +1,9 @@
 import logging
+from typing import Any
 
 import pytest
 
-from formed.data import DataFormatError, read_csv, read_jsonl, read_tsv
+from formed.data import DataFormatError, SourcedRecord, read_csv, read_jsonl, read_tsv
 
 
 def _write(tmp_path, name, text):
@@ -65,6 +66,11 @@ def test_skip_malformed_logs_the_count(tmp_path, caplog):
     assert "skipped 1 malformed row(s)" in caplog.text
 
 
+def _text_and_line(records: list[dict[str, Any]]) -> list[tuple[Any, int]]:
+    assert all(isinstance(r, SourcedRecord) for r in records)
+    return [(r["text"], r.line) for r in records if isinstance(r, SourcedRecord)]
+
+
 def test_bytes_that_are_not_utf8_name_the_file_line_and_column(tmp_path, caplog):
     path = tmp_path / "latin1.jsonl"
     path.write_bytes(b'{"text": "ok", "label": "a"}\n{"text": "caf\xe9", "label": "b"}\n{"text": "fine", "label": "a"}\n')
@@ -72,10 +78,10 @@ def test_bytes_that_are_not_utf8_name_the_file_line_and_column(tmp_path, caplog)
         read_jsonl(path)
     with caplog.at_level(logging.WARNING):
         records = read_jsonl(path, skip_malformed=True)
-    assert [(r["text"], r.line) for r in records] == [("ok", 1), ("fine", 3)]
+    assert _text_and_line(records) == [("ok", 1), ("fine", 3)]
     assert "skipped 1 malformed row(s) of" in caplog.text and "latin1.jsonl" in caplog.text
     csv_path = tmp_path / "latin1.csv"
     csv_path.write_bytes(b"text,label\ncaf\xe9,b\nfine,a\n")
     with pytest.raises(DataFormatError, match=r"latin1.csv:2:4: byte 0xe9"):
         read_csv(csv_path)
-    assert [(r["text"], r.line) for r in read_csv(csv_path, skip_malformed=True)] == [("fine", 3)]
+    assert _text_and_line(read_csv(csv_path, skip_malformed=True)) == [("fine", 3)]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from formed.data import _backend, _text_reference as reference
 
 # Imported directly: this test is about the extension, so it fails when it is missing.
-from formed.data import _text_native as native
+import formed.data._text_native as native
 
 SETTINGS = settings(max_examples=120, deadline=None)
 

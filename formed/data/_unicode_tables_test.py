@@ -45,7 +45,7 @@ def test_ranges_are_sorted_and_disjoint():
 
 
 def test_extension_tables_match_unicodedata():
-    from formed.data import _text_native as native
+    import formed.data._text_native as native
 
     assert native.UNICODE_VERSION == unicodedata.unidata_version
     expected = bytearray(_unicode_tables.MAX_CODE_POINT + 1)

@@ -22,6 +22,7 @@ import dataclasses
 import re
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from absl import app, flags
@@ -116,7 +117,7 @@ class Result:
         return self.tokens / self.seconds
 
 
-def _best(function: Callable[[], object], repeats: int) -> tuple[float, object]:
+def _best(function: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     best, output = float("inf"), None
     for _ in range(repeats):
         start = time.perf_counter()

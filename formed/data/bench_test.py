@@ -4,7 +4,7 @@ from formed.data import bench
 
 
 def test_tiny_benchmark_runs_and_checks_agreement():
-    lines = []
+    lines: list[str] = []
     results = bench.run(num_tokens=3000, batch_size=8, repeats=1, log=lines.append)
     assert [r.name for r in results["indexing"]] == ["extension", "reference", "baseline"]
     assert all(r.tokens >= 3000 and r.seconds > 0 for rs in results.values() for r in rs)

@@ -8,17 +8,18 @@ convention ``model(inputs, params=None, *, key=None) -> output`` with the loss i
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 import equinox as eqx
 import jax
 import numpy as np
+from typing_extensions import TypeVar
 
 from formed.core import Registrable, readable_rows
 
-ModelInputT = TypeVar("ModelInputT")
-ModelOutputT = TypeVar("ModelOutputT")
-ModelParamsT = TypeVar("ModelParamsT")
+ModelInputT = TypeVar("ModelInputT", default=Any)
+ModelOutputT = TypeVar("ModelOutputT", default=Any)
+ModelParamsT = TypeVar("ModelParamsT", default=Any)
 
 
 class BaseEquinoxModel(eqx.Module, Registrable, Generic[ModelInputT, ModelOutputT, ModelParamsT]):

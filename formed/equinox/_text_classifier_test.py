@@ -3,6 +3,8 @@ invariant, trains under eqx.filter_jit, honours inference mode."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -30,7 +32,7 @@ def _batch(seq_len: int, garbage_seed: int, labels: bool = True) -> dict:
     ids = np.pad(ids, ((0, 0), (0, seq_len - 5)))
     garbage = np.random.default_rng(garbage_seed).integers(0, 30, size=ids.shape)
     mask = np.arange(seq_len)[None, :] < LENGTHS[:, None]
-    batch = {"text": AnalyzedTextBatch(surfaces=IDSequenceBatch(ids=np.where(mask, ids, garbage), mask=mask))}
+    batch: dict[str, Any] = {"text": AnalyzedTextBatch(surfaces=IDSequenceBatch(ids=np.where(mask, ids, garbage), mask=mask))}
     if labels:
         batch["label"] = np.array([0, 1, 2, 1], dtype=np.int32)
     return batch
@@ -38,7 +40,9 @@ def _batch(seq_len: int, garbage_seed: int, labels: bool = True) -> dict:
 
 def _model(seed: int = 0) -> TextClassifier:
     with use_rngs(seed):
-        return from_config(BaseEquinoxModel, CONFIG, path="model")
+        model = from_config(BaseEquinoxModel, CONFIG, path="model")
+    assert isinstance(model, TextClassifier)
+    return model
 
 
 @eqx.filter_jit
@@ -62,7 +66,7 @@ def test_output_at_inference_ignores_padding() -> None:
     assert base.logits.shape == (4, 3) and base.label.shape == (4,) and base.label.dtype == jnp.int32
     np.testing.assert_array_equal(base.label, np.argmax(np.asarray(base.logits), axis=-1))
     expected = -np.mean(jax.nn.log_softmax(np.asarray(base.logits))[np.arange(4), [0, 1, 2, 1]])
-    assert float(base.loss) == pytest.approx(float(expected), rel=1e-5)
+    assert base.loss is not None and float(base.loss) == pytest.approx(float(expected), rel=1e-5)
     assert _call(model, _batch(5, garbage_seed=1, labels=False), None).loss is None
 
 
@@ -73,7 +77,12 @@ def test_training_mode_uses_the_key_and_gradients_are_finite() -> None:
         _call(model, batch, None)
     one, two = _call(model, batch, jax.random.key(1)), _call(model, batch, jax.random.key(2))
     assert not np.allclose(one.logits, two.logits)
-    grads = eqx.filter_jit(eqx.filter_grad(lambda m: m(batch, key=jax.random.key(0)).loss))(model)
+    def loss(m: TextClassifier) -> jax.Array:
+        value = m(batch, key=jax.random.key(0)).loss
+        assert value is not None
+        return value
+
+    grads = eqx.filter_jit(eqx.filter_grad(loss))(model)
     leaves = jax.tree.leaves(grads)
     assert leaves and all(np.all(np.isfinite(np.asarray(g))) for g in leaves)
 

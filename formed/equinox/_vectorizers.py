@@ -40,7 +40,7 @@ class BagOfEmbeddingsSequenceVectorizer(BaseSequenceVectorizer):
     (2, 16)
     """
 
-    pooling: tuple[str, ...] = eqx.field(static=True)
+    pooling: tuple[PoolingMethod, ...] = eqx.field(static=True)
     normalize: bool = eqx.field(static=True)
     window_size: int | None = eqx.field(static=True)
 

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.typing import ArrayLike
 
 from formed.core import AnalyzedTextBatch, ConfigurationError, IDSequenceBatch, from_config, use_rngs
 from formed.core.testing import assert_padding_invariant, length_mask, padded_sequences
@@ -47,8 +48,8 @@ def _padded_inputs(seq_len: int, garbage_seed: int) -> tuple[np.ndarray, np.ndar
 
 
 @eqx.filter_jit
-def _encode(encoder: BaseSequenceEncoder, x: jax.Array, mask: jax.Array, key: jax.Array | None) -> jax.Array:
-    return encoder(x, mask, key=key)
+def _encode(encoder: BaseSequenceEncoder, x: ArrayLike, mask: ArrayLike, key: jax.Array | None) -> jax.Array:
+    return encoder(jnp.asarray(x), jnp.asarray(mask), key=key)
 
 
 @pytest.mark.parametrize("name", sorted(ENCODERS))
@@ -80,7 +81,7 @@ def test_encoder_gradients_are_finite_in_training_mode(name: str) -> None:
     @eqx.filter_jit
     @eqx.filter_grad
     def grads(encoder: BaseSequenceEncoder, x: jax.Array) -> jax.Array:
-        return jnp.sum(encoder(x, mask, key=jax.random.key(0)) ** 2)
+        return jnp.sum(encoder(x, jnp.asarray(mask), key=jax.random.key(0)) ** 2)
 
     leaves = jax.tree.leaves(grads(encoder, jnp.asarray(inputs)))
     assert leaves and all(np.all(np.isfinite(np.asarray(g))) for g in leaves)
@@ -154,7 +155,7 @@ def test_analyzed_text_embedder_concatenates_and_needs_one_embedder() -> None:
 def test_bag_of_embeddings_reuses_core_pooling_and_ignores_padding() -> None:
     vectorizer = BagOfEmbeddingsSequenceVectorizer(pooling=["mean", "max", "last"])
     inputs, mask = _padded_inputs(9, garbage_seed=3)
-    pooled = eqx.filter_jit(vectorizer)(inputs, mask)
+    pooled = eqx.filter_jit(vectorizer)(jnp.asarray(inputs), jnp.asarray(mask))
     assert pooled.shape == (3, 3 * FEATURES) and vectorizer.get_output_dim()(FEATURES) == 3 * FEATURES
     real = inputs[1, : LENGTHS[1]]
     np.testing.assert_allclose(pooled[1], np.concatenate([real.mean(0), real.max(0), real[-1]]), rtol=1e-5)

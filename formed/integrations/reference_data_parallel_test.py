@@ -47,5 +47,5 @@ def test_item8_callbacks_see_single_device_shapes_held_on_every_device() -> None
         assert step.sharding.is_fully_replicated
     assert [int(step) for step in shapes.steps] == [1, 2, 3, 4]
     assert all(kernel.shape == (16, 3) for kernel in shapes.kernels)
-    assert int(final.step) == 4 and final.step.shape == ()
+    assert isinstance(final.step, jax.Array) and int(final.step) == 4 and final.step.shape == ()
     np.testing.assert_array_equal(np.asarray(shapes.kernels[-1]), np.asarray(final.params["out"]["kernel"][...]))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import abc
-from typing import Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from typing_extensions import TypeVar
 
 from formed.core import (
     IAnalyzedTextBatch,
@@ -24,7 +25,7 @@ from formed.core import (
 )
 from formed.modules._vectorizers import BaseSequenceVectorizer
 
-_TextBatchT = TypeVar("_TextBatchT")
+_TextBatchT = TypeVar("_TextBatchT", default=Any)
 
 
 class EmbedderOutput(NamedTuple):

@@ -102,6 +102,7 @@ def test_analyzed_text_concatenates_in_order_and_requires_one_embedder() -> None
     embedder = AnalyzedTextEmbedder(surface=surface, postag=postag)
     batch = AnalyzedTextBatch(surfaces=_ids(4, 1), postags=_ids(4, 2))
     output = embedder(batch)
+    assert batch.surfaces is not None and batch.postags is not None
     np.testing.assert_allclose(np.asarray(output.embeddings)[..., :4], np.asarray(surface(batch.surfaces).embeddings))
     np.testing.assert_allclose(np.asarray(output.embeddings)[..., 4:], np.asarray(postag(batch.postags).embeddings))
     assert embedder.get_output_dim() == 6

@@ -13,6 +13,7 @@ from formed.modules._feedforward import Block, FeedForward
 
 
 def _dense(block: Block, x: np.ndarray) -> np.ndarray:
+    assert block.linear.bias is not None
     return x @ np.asarray(block.linear.kernel[...]) + np.asarray(block.linear.bias[...])
 
 
@@ -36,7 +37,8 @@ def test_feedforward_none_and_dense_residuals_match_numpy() -> None:
         h = np.tanh(_dense(block, h))
     expected_plain = h
     # Dense: block k adds the sum of the inputs of blocks 0..k-1.
-    inputs, h = [], x
+    inputs: list[np.ndarray] = []
+    h = x
     for block in dense.blocks:
         shortcut = sum(inputs) if inputs else 0.0
         inputs.append(h)
@@ -79,4 +81,4 @@ def test_builds_from_config_with_activation_by_name() -> None:
     assert untyped.residual_connection == "dense"
     assert FeedForward.by_name("feedforward") is FeedForward
     with pytest.raises(ValueError, match="residual_connection"):
-        FeedForward(4, residual_connection="sparse", rngs=0)  # type: ignore[arg-type]
+        FeedForward(4, residual_connection="sparse", rngs=0)  # type: ignore[arg-type]  # the unknown kind is the point

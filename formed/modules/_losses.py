@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax.typing import ArrayLike
+from typing_extensions import TypeVar
 
 from formed.core import Registrable, ensure_jax_array
 from formed.modules._weighters import BaseLabelWeighter
 
-_ParamsT = TypeVar("_ParamsT")
+_ParamsT = TypeVar("_ParamsT", default=Any)
 
 Reduction = Literal["mean", "sum"]
 
@@ -72,7 +74,7 @@ class CrossEntropyLoss(BaseClassificationLoss[_ParamsT]):
         self.weighter = weighter
         self.reduce = reduce
 
-    def __call__(self, logits: jax.Array, labels: jax.Array, params: Any = None) -> jax.Array:
+    def __call__(self, logits: ArrayLike, labels: ArrayLike, params: Any = None) -> jax.Array:
         logits = ensure_jax_array(logits)
         labels = ensure_jax_array(labels).astype(jnp.int32)
         if labels.shape != logits.shape[:-1]:

@@ -85,7 +85,7 @@ def test_jit_and_finite_gradients() -> None:
 
 def test_errors_and_config() -> None:
     with pytest.raises(ValueError, match="reduce"):
-        CrossEntropyLoss(reduce="max")  # type: ignore[arg-type]
+        CrossEntropyLoss(reduce="max")  # type: ignore[arg-type]  # the unknown reduction is the point
     with pytest.raises(ValueError, match=r"\(5,\).*\(6, 4\)"):
         CrossEntropyLoss()(LOGITS, LABELS[:5])
     loss = from_config(

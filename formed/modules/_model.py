@@ -7,16 +7,17 @@ relies on the call convention ``model(inputs, params=None) -> output``.
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 import numpy as np
 from flax import nnx
+from typing_extensions import TypeVar
 
 from formed.core import Registrable, readable_rows
 
-ModelInputT = TypeVar("ModelInputT")
-ModelOutputT = TypeVar("ModelOutputT")
-ModelParamsT = TypeVar("ModelParamsT")
+ModelInputT = TypeVar("ModelInputT", default=Any)
+ModelOutputT = TypeVar("ModelOutputT", default=Any)
+ModelParamsT = TypeVar("ModelParamsT", default=Any)
 
 
 class BaseFlaxModel(nnx.Module, Registrable, Generic[ModelInputT, ModelOutputT, ModelParamsT]):

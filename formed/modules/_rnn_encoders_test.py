@@ -34,7 +34,7 @@ def test_each_named_encoder_is_the_rnn_encoder_over_its_cell_type(encoder_type: 
     assert all(type(layer.forward_cell) is cell_type for layer in named.layers)
     assert all(type(layer.backward_cell) is cell_type for layer in named.layers)
     named_state, generic_state = nnx.state(named, nnx.Param), nnx.state(generic, nnx.Param)
-    assert jax.tree.structure(named_state) == jax.tree.structure(generic_state)
+    assert jax.tree.structure(named_state) == jax.tree.structure(generic_state)  # type: ignore[operator]  # jax types treedefs with an alias mypy cannot resolve
     for a, b in zip(jax.tree.leaves(named_state), jax.tree.leaves(generic_state)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     inputs = jnp.arange(2 * 3 * FEATURES, dtype=jnp.float32).reshape(2, 3, FEATURES) / 10

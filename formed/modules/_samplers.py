@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from typing_extensions import TypeVar
 
 from formed.core import Registrable, ensure_jax_array, require_rngs
 
-_ParamsT = TypeVar("_ParamsT")
+_ParamsT = TypeVar("_ParamsT", default=Any)
 
 
 class BaseLabelSampler(nnx.Module, Registrable, Generic[_ParamsT], abc.ABC):

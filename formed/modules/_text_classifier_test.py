@@ -1,3 +1,5 @@
+from typing import Any
+
 import jax
 import numpy as np
 import optax
@@ -25,7 +27,7 @@ def _batch(labels=True):
     ids = rng.integers(1, 20, size=(4, 6)).astype(np.int32)
     mask = np.ones((4, 6), dtype=bool)
     mask[0, 3:] = False
-    batch = {"text": AnalyzedTextBatch(surfaces=IDSequenceBatch(ids, mask))}
+    batch: dict[str, Any] = {"text": AnalyzedTextBatch(surfaces=IDSequenceBatch(ids, mask))}
     if labels:
         batch["label"] = np.array([0, 1, 2, 0], dtype=np.int32)
     return batch
@@ -37,7 +39,7 @@ def test_built_from_config_with_projections_where_sizes_differ():
     assert isinstance(model, TextClassifier)
     assert model.encoder_projection is not None and model.feedforward_projection is not None
     output = model(_batch())
-    assert isinstance(output, ClassifierOutput)
+    assert isinstance(output, ClassifierOutput) and output.loss is not None
     assert output.logits.shape == (4, 3) and output.label.shape == (4,) and output.loss.shape == ()
 
 

@@ -56,7 +56,7 @@ class BagOfEmbeddingsSequenceVectorizer(BaseSequenceVectorizer):
         methods = pooling_methods(pooling)
         if "hier" in methods and (window_size is None or window_size < 1):
             raise ValueError(f"pooling 'hier' needs a positive window_size, got {window_size!r}")
-        self.pooling: tuple[str, ...] = tuple(methods)
+        self.pooling: tuple[PoolingMethod, ...] = tuple(methods)
         self.normalize = normalize
         self.window_size = window_size
 
@@ -70,7 +70,7 @@ class BagOfEmbeddingsSequenceVectorizer(BaseSequenceVectorizer):
             window_size=self.window_size,
         )
 
-    def get_input_dim(self) -> None:
+    def get_input_dim(self) -> int | None:
         return None
 
     def get_output_dim(self) -> Callable[[int], int]:

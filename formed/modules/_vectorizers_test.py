@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from formed.core import ConfigurationError, determine_ndim, from_config
+from formed.core import ConfigurationError, PoolingMethod, determine_ndim, from_config
 from formed.modules._vectorizers import BagOfEmbeddingsSequenceVectorizer, BaseSequenceVectorizer
 
 LENGTHS = [3, 1, 5]
@@ -44,7 +44,7 @@ def _batch(seq_len: int, garbage_seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("method", ["mean", "max", "min", "sum", "first", "last", "hier"])
-def test_each_pooling_matches_numpy_and_ignores_padding(method: str) -> None:
+def test_each_pooling_matches_numpy_and_ignores_padding(method: PoolingMethod) -> None:
     vectorizer = BagOfEmbeddingsSequenceVectorizer(pooling=method, window_size=2)
     for seq_len, seed in ((5, 1), (8, 2)):
         x, mask = _batch(seq_len, seed)
@@ -111,6 +111,6 @@ def test_builds_from_config_under_both_names_and_rejects_bad_settings() -> None:
     with pytest.raises(ValueError, match="window_size"):
         BagOfEmbeddingsSequenceVectorizer("hier")
     with pytest.raises(ValueError, match="unknown pooling"):
-        BagOfEmbeddingsSequenceVectorizer("median")  # type: ignore[arg-type]
+        BagOfEmbeddingsSequenceVectorizer("median")  # type: ignore[arg-type]  # the unknown name is the point
     with pytest.raises(ConfigurationError, match="pooling"):
         from_config(BaseSequenceVectorizer, {"type": "boe", "pooling": "median"})

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import abc
-from typing import Any, Generic, TypeVar
+from collections.abc import Sequence
+from typing import Any, Generic
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax.typing import ArrayLike
+from typing_extensions import TypeVar
 
 from formed.core import Registrable, ensure_jax_array
 
-_ParamsT = TypeVar("_ParamsT")
+_ParamsT = TypeVar("_ParamsT", default=Any)
 
 
 class LabelWeights(nnx.Variable):
@@ -51,7 +54,7 @@ class StaticLabelWeighter(BaseLabelWeighter[Any]):
     Returns ``(1, num_classes)`` weights from ``__call__``, whatever the logits.
     """
 
-    def __init__(self, weights: jax.Array) -> None:
+    def __init__(self, weights: ArrayLike | Sequence[float]) -> None:
         self.weights = LabelWeights(_class_vector(weights, "weights"))
 
     def __call__(self, logits: jax.Array, labels: jax.Array, params: Any = None) -> jax.Array:
@@ -71,7 +74,7 @@ class BalancedByDistributionLabelWeighter(BaseLabelWeighter[Any]):
         eps: added to the denominator so that an unseen class gets a large, finite weight.
     """
 
-    def __init__(self, distribution: jax.Array, eps: float = 1e-8) -> None:
+    def __init__(self, distribution: ArrayLike | Sequence[float], eps: float = 1e-8) -> None:
         distribution = _class_vector(distribution, "distribution")
         self.distribution = LabelWeights(distribution)
         self.eps = eps

@@ -54,4 +54,4 @@ def test_build_from_config_with_plain_lists() -> None:
 
 def test_weights_must_be_one_dimensional() -> None:
     with pytest.raises(ValueError, match=r"1-D.*\(2, 2\)"):
-        StaticLabelWeighter([[1.0, 2.0], [3.0, 4.0]])
+        StaticLabelWeighter([[1.0, 2.0], [3.0, 4.0]])  # type: ignore[list-item]  # the 2-D table is the point

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import TYPE_CHECKING, Any, Generic, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Sequence
 
 import jax
+from typing_extensions import TypeVar
 
 from formed.core import Registrable
 from formed.training._exceptions import StopEarly
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
 
     from formed.training._trainer import FlaxTrainer
 
-ModelInputT = TypeVar("ModelInputT")
-ModelOutputT = TypeVar("ModelOutputT")
+ModelInputT = TypeVar("ModelInputT", default=Any)
+ModelOutputT = TypeVar("ModelOutputT", default=Any)
 
 
 class FlaxTrainingCallback(Registrable):

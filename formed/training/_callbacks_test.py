@@ -144,11 +144,11 @@ def test_early_stopping_accepts_prefixed_names_and_names_missing_metrics():
     early = EarlyStoppingCallback(metric="-val/loss")
     trainer = _trainer([], max_epochs=1)
     state = trainer.engine.create_state(None, trainer, TinyClassifier())
-    early.on_training_start(trainer, None, state)
-    early.on_eval_end(trainer, None, state, {"loss": 1.0}, prefix="val/")
+    early.on_training_start(trainer, None, state)  # type: ignore[arg-type]  # the callback does not use the model
+    early.on_eval_end(trainer, None, state, {"loss": 1.0}, prefix="val/")  # type: ignore[arg-type]  # the callback does not use the model
     assert early.best_score == -1.0
     with pytest.raises(ValueError) as error:
-        EarlyStoppingCallback(metric="+accuracy").on_eval_end(trainer, None, state, {"loss": 1.0}, prefix="val/")
+        EarlyStoppingCallback(metric="+accuracy").on_eval_end(trainer, None, state, {"loss": 1.0}, prefix="val/")  # type: ignore[arg-type]  # the callback does not use the model
     assert str(error.value) == (
         "EarlyStoppingCallback watches 'accuracy', but the evaluation reported only ['loss'] (prefix 'val/'); "
         "set metric= to one of them"
@@ -161,7 +161,7 @@ def test_checkpointing_names_a_missing_metric_as_early_stopping_does(tmp_path):
     state = trainer.engine.create_state(None, trainer, TinyClassifier())
     checkpoint = CheckpointCallback(directory=str(tmp_path), metric="+accuracy")
     with pytest.raises(ValueError) as error:
-        checkpoint.on_eval_end(trainer, None, state, {"loss": 1.0}, prefix="val/")
+        checkpoint.on_eval_end(trainer, None, state, {"loss": 1.0}, prefix="val/")  # type: ignore[arg-type]  # the callback does not use the model
     assert str(error.value) == (
         "CheckpointCallback watches 'accuracy', but the evaluation reported only ['loss'] (prefix 'val/'); "
         "set metric= to one of them"
@@ -183,7 +183,7 @@ def test_callbacks_are_registered_and_buildable():
     callback = from_config(FlaxTrainingCallback, {"type": "early_stopping", "patience": 2, "metric": "+accuracy"})
     assert isinstance(callback, EarlyStoppingCallback) and callback.patience == 2
     evaluation = from_config(FlaxTrainingCallback, {"type": "evaluation", "evaluator": {"type": "accuracy"}})
-    assert isinstance(evaluation.evaluator, MulticlassAccuracy)
+    assert isinstance(evaluation, EvaluationCallback) and isinstance(evaluation.evaluator, MulticlassAccuracy)
     import formed.training  # the public package registers every callback, TensorBoard and checkpoints too
 
     assert {"evaluation", "early_stopping", "tensorboard", "checkpoint"} <= set(FlaxTrainingCallback.list_available())

@@ -24,18 +24,19 @@ data loader which), and ``gather`` brings every process's rows back to each for 
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable, Generic, Literal, Sequence, TypeVar
+from typing import Any, Callable, Generic, Literal, Sequence, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from typing_extensions import TypeVar
 
 from formed.core import Registrable
 from formed.training._split_state import SplitStateMap, place, spec_at
 
-ModelInputT = TypeVar("ModelInputT")
+ModelInputT = TypeVar("ModelInputT", default=Any)
 _T = TypeVar("_T")
 _CallableT = TypeVar("_CallableT", bound=Callable[..., Any])
 
@@ -121,7 +122,8 @@ class SingleDeviceDistributor(BaseDistributor[ModelInputT]):
     return their input (the base class's behaviour)."""
 
     def map(self, fn: _CallableT, static_argnums: Sequence[int] = (), donate_argnums: Sequence[int] = ()) -> _CallableT:
-        return jax.jit(fn, static_argnums=tuple(static_argnums), donate_argnums=tuple(donate_argnums))
+        # jax.jit's wrapper is called like `fn`: typed as `fn`.
+        return cast(_CallableT, jax.jit(fn, static_argnums=tuple(static_argnums), donate_argnums=tuple(donate_argnums)))
 
     def reduce(self, array: _T, op: str = "mean") -> _T:
         """Returns `array` unchanged: one device has nothing to combine (`op` is ignored)."""
@@ -346,7 +348,8 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
         if self.shard_params:
             # Placement decides there: split, mirrored and device-axis leaves are told apart by
             # their sharding, so the flags are not needed.
-            return SplitStateMap(self, fn, tuple(static_argnums), tuple(donate_argnums))  # type: ignore[return-value]
+            # The map is called like `fn` (its outputs gain the device axis): typed as `fn`.
+            return cast(_CallableT, SplitStateMap(self, fn, tuple(static_argnums), tuple(donate_argnums)))
         static = tuple(static_argnums)
         spec = PartitionSpec(self.axis_name)
         whole = PartitionSpec()
@@ -375,7 +378,7 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
             mapped = jax.shard_map(body, mesh=mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
             return mapped(*(args[i] for i in dynamic_positions))
 
-        return jax.jit(per_device, static_argnums=static, donate_argnums=tuple(donate_argnums))  # type: ignore[return-value]
+        return cast(_CallableT, jax.jit(per_device, static_argnums=static, donate_argnums=tuple(donate_argnums)))
 
     def reduce(self, array: _T, op: ReduceOp = "mean") -> _T:
         """Combines per-device values inside a mapped function: ``lax.pmean`` or ``lax.psum``.

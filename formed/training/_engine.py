@@ -10,12 +10,13 @@ pure functions of ``(inputs, state)`` (``trainer`` is a static argument). The sc
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any, Callable, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic
 
 import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
+from typing_extensions import TypeVar
 
 from formed.core import Registrable, RngsLike
 from formed.training._ema import check_decay, ema_init, ema_update
@@ -26,9 +27,9 @@ from formed.training._state import TrainState
 if TYPE_CHECKING:
     from formed.training._trainer import FlaxTrainer
 
-ModelInputT = TypeVar("ModelInputT")
-ModelOutputT = TypeVar("ModelOutputT")
-ModelParamsT = TypeVar("ModelParamsT")
+ModelInputT = TypeVar("ModelInputT", default=Any)
+ModelOutputT = TypeVar("ModelOutputT", default=Any)
+ModelParamsT = TypeVar("ModelParamsT", default=Any)
 
 
 class FlaxTrainingEngine(abc.ABC, Registrable, Generic[ModelInputT, ModelOutputT, ModelParamsT]):
@@ -39,8 +40,9 @@ class FlaxTrainingEngine(abc.ABC, Registrable, Generic[ModelInputT, ModelOutputT
     step_metrics: tuple[str, ...] = ()
 
     @abc.abstractmethod
-    def create_state(self, rngs: RngsLike | None, trainer: FlaxTrainer, model: nnx.Module) -> TrainState:
-        """The initial training state of `model`."""
+    def create_state(self, rngs: RngsLike | None, trainer: FlaxTrainer, model: Any) -> TrainState:
+        """The initial training state of `model`, a model of the engine's kind (an NNX module for
+        the default engine, an Equinox module for the ``equinox`` one)."""
 
     @abc.abstractmethod
     def train_step(self, inputs: ModelInputT, state: TrainState, trainer: FlaxTrainer) -> tuple[TrainState, ModelOutputT]:
@@ -132,7 +134,7 @@ class DefaultFlaxTrainingEngine(FlaxTrainingEngine[ModelInputT, ModelOutputT, Mo
         self.log_grad_norm = log_grad_norm
         self.step_metrics = ("grad_norm",) if log_grad_norm else ()
 
-    def create_state(self, rngs: RngsLike | None, trainer: FlaxTrainer, model: nnx.Module) -> TrainState:
+    def create_state(self, rngs: RngsLike | None, trainer: FlaxTrainer | None, model: nnx.Module) -> TrainState:
         del rngs, trainer  # The model's parameters and RNG streams already exist.
         state = TrainState.from_model(model, self.tx)
         if self.ema_decay is not None:

@@ -46,7 +46,9 @@ class EquinoxTrainState(TrainState):
     key: jax.Array | None = None
 
     @classmethod
-    def from_model(cls, model: eqx.Module, tx: optax.GradientTransformation, key: jax.Array | None = None) -> EquinoxTrainState:  # type: ignore[override]
+    def from_model(  # type: ignore[override]  # an Equinox model (not NNX), and the dropout key
+        cls, model: eqx.Module, tx: optax.GradientTransformation, key: jax.Array | None = None
+    ) -> EquinoxTrainState:
         """Partitions `model` and initialises the optimizer state; `key` seeds dropout."""
         params, rest = eqx.partition(model, eqx.is_inexact_array)
         constants, static = eqx.partition(rest, eqx.is_array)
@@ -55,7 +57,7 @@ class EquinoxTrainState(TrainState):
         # Not `create`: Flax's looks for a key in `params` (a dict there, a model here).
         return cls(
             step=jnp.zeros((), dtype=jnp.int32),
-            apply_fn=None,
+            apply_fn=None,  # type: ignore[arg-type]  # flax's TrainState types it as a Callable; formed never calls it
             params=params,
             tx=tx,
             opt_state=tx.init(params),
@@ -64,9 +66,11 @@ class EquinoxTrainState(TrainState):
             key=key,
         )
 
-    def to_model(self) -> Any:
-        """The model holding this state's arrays (in training mode, as it was given)."""
-        return eqx.combine(self.params, *self.additional_states, self.graphdef)
+    def to_model(self, use_ema: bool = False) -> Any:
+        """The model holding this state's arrays (in training mode, as it was given); with
+        `use_ema`, the moving average of the parameters when the state keeps one."""
+        params = self.eval_params if use_ema else self.params
+        return eqx.combine(params, *self.additional_states, self.graphdef)
 
 
 @FlaxTrainingEngine.register("equinox")
@@ -115,7 +119,9 @@ class EquinoxTrainingEngine(FlaxTrainingEngine[Any, Any, Any]):
             key = generator.dropout()
         return EquinoxTrainState.from_model(model, self.optimizer, key=key)
 
-    def train_step(self, inputs: Any, state: EquinoxTrainState, trainer: FlaxTrainer) -> tuple[EquinoxTrainState, Any]:
+    def train_step(self, inputs: Any, state: EquinoxTrainState, trainer: FlaxTrainer) -> tuple[EquinoxTrainState, Any]:  # type: ignore[override]  # an engine is handed only models of its kind and the states its create_state made
+        if state.key is None:
+            raise ValueError("the state has no dropout key; make it with EquinoxTrainState.from_model")
         key, step_key = jax.random.split(state.key)
         rest = (*state.additional_states, state.graphdef)
 
@@ -130,7 +136,7 @@ class EquinoxTrainingEngine(FlaxTrainingEngine[Any, Any, Any]):
         params = optax.apply_updates(state.params, updates)
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state, key=key), output
 
-    def eval_step(self, inputs: Any, state: EquinoxTrainState, trainer: FlaxTrainer) -> Any:
+    def eval_step(self, inputs: Any, state: EquinoxTrainState, trainer: FlaxTrainer) -> Any:  # type: ignore[override]  # an engine is handed only models of its kind and the states its create_state made
         del trainer
         return eqx.nn.inference_mode(state.to_model())(inputs)
 

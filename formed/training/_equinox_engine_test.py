@@ -47,6 +47,7 @@ def test_trainer_steps_equal_a_hand_written_equinox_loop():
         updates, opt_state = tx.update(grads, opt_state, eqx.filter(model, eqx.is_inexact_array))
         return eqx.apply_updates(model, updates), opt_state
 
+    assert isinstance(start, EquinoxTrainState) and start.key is not None
     key = start.key
     opt_state = tx.init(eqx.filter(model, eqx.is_inexact_array))
     for _ in range(2):

@@ -82,7 +82,7 @@ def choose_step(checkpoints: CheckpointDirectory, checkpoint: Checkpoint, run: s
         return max(steps)
     if checkpoint == "best":
         best = checkpoints.read_index().get("best")
-        return best if best in steps else max(steps)
+        return best if isinstance(best, int) and best in steps else max(steps)
     try:
         step = int(checkpoint)
     except (TypeError, ValueError):

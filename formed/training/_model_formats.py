@@ -107,7 +107,7 @@ class FlaxNnxFormat(ModelFormat):
         return _to_named(nnx.State(state).to_pure_dict() if not isinstance(state, nnx.State) else state.to_pure_dict())
 
     def structure(self, model: Any) -> Any:
-        graphdef, _, rest = nnx.split(model, nnx.Param, ...)
+        graphdef, _, rest = nnx.split(model, nnx.Param, ...)  # type: ignore[misc]  # flax types the states as tuple[State, ...], so mypy cannot count them
         params = nnx.state(model, nnx.Param)
         shapes = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype), params)
         return {"graphdef": graphdef, "param_shapes": shapes, "rest": rest}

@@ -20,6 +20,7 @@ annotated ``optax.GradientTransformation`` accepts::
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -82,6 +83,7 @@ def build_optimizer(config: Any, path: str = "") -> optax.GradientTransformation
     factory = getattr(optax, name, None)
     if factory is None or not inspect.isfunction(factory):
         raise ConfigurationError(type_path, f"optax has no optimizer {_unknown(name, _optax_names())}")
+    parameters: Mapping[str, inspect.Parameter]
     try:
         parameters = inspect.signature(factory).parameters
     except (TypeError, ValueError):

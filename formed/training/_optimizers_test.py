@@ -13,7 +13,9 @@ def _lr_after(tx: optax.GradientTransformation, steps: int) -> float:
     state = tx.init(params)
     for _ in range(steps):
         _, state = tx.update({"w": jnp.ones(2)}, state, params)
-    return float(learning_rate_of(state))
+    rate = learning_rate_of(state)
+    assert rate is not None
+    return float(rate)
 
 
 def test_builds_an_optimizer_that_matches_optax():

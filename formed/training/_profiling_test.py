@@ -61,8 +61,10 @@ def test_tensorboard_profile_plugin_lists_the_traced_run(tmp_path):
         max_epochs=1, progress=False, profile_steps=[2, 3],
     )
     profiler = trainer.callbacks[-1]
+    assert isinstance(profiler, ProfileCallback)
     profiler.set_workdir(str(tmp_path))
     trainer.train(TinyClassifier(), make_records(32))
+    assert profiler.trace_directory is not None
     run_name = os.path.basename(profiler.trace_directory)
     server = TensorBoardServer(str(tmp_path), str(tmp_path / "tensorboard.log"))
     try:

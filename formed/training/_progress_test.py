@@ -119,7 +119,7 @@ def test_printing_from_a_callback_goes_above_the_line():
 
 def test_plain_lines_every_interval_with_time_and_only_new_metrics():
     clock = FakeClock(5.0)
-    lines = []
+    lines: list[str] = []
     bar = ProgressBar(total=100, stream=io.StringIO(), log_interval=10.0, clock=clock, log=lines.append)
     for step in range(1, 31):  # one step a second for 30 s
         clock.now += 1.0
@@ -137,7 +137,7 @@ def test_plain_lines_every_interval_with_time_and_only_new_metrics():
 
 def test_plain_lines_on_any_clock_origin_and_one_per_evaluation():
     for origin in (0.0, 59.0, 1e6):
-        lines = []
+        lines: list[str] = []
         bar = ProgressBar(total=4, stream=io.StringIO(), log_interval=3600, clock=FakeClock(origin), log=lines.append)
         for _ in range(4):
             bar.update()
@@ -152,7 +152,7 @@ def test_plain_lines_on_any_clock_origin_and_one_per_evaluation():
 
 def test_disabled_writes_nothing_but_still_measures():
     stream = io.StringIO()
-    lines = []
+    lines: list[str] = []
     clock = FakeClock(0.0)
     bar = ProgressBar(total=4, stream=stream, enabled=False, clock=clock, log=lines.append)
     for _ in range(4):
@@ -168,7 +168,7 @@ def test_disabled_writes_nothing_but_still_measures():
 
 def test_resumed_bar_counts_from_where_it_resumed():
     clock = FakeClock(50.0)
-    lines = []
+    lines: list[str] = []
     bar = ProgressBar(total=10, initial=6, stream=io.StringIO(), clock=clock, log=lines.append)
     assert bar.rate == 0.0 and "6/10" in bar.render()
     clock.now += 1.0

@@ -85,8 +85,10 @@ class _SkipReport(logging.Handler):
         self.count = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.msg.startswith("skipped %d malformed"):
-            self.count += int(record.args[0])  # type: ignore[index]
+        if record.msg.startswith("skipped %d malformed") and isinstance(record.args, tuple):
+            count = record.args[0]
+            if isinstance(count, int):
+                self.count += count
 
 
 def stream_jsonl(stream: IO[str], name: str = "<stdin>", skipped: SkipCounter | None = None) -> Iterator[dict[str, Any]]:

@@ -264,8 +264,9 @@ def _keep_previous_config(workdir: str, changes: list[tuple[str, Any, Any]]) -> 
 
 def run(
     config: Any, workdir: str, config_path: str = "<config>", accept_config_change: bool = False
-) -> dict[str, dict[str, float]]:
-    """Trains as `config` says, writing into `workdir`; returns the final metrics.
+) -> dict[str, Any]:
+    """Trains as `config` says, writing into `workdir`; returns the final metrics
+    (``{"validation": {...}, "test": {...}, "step": N}``).
 
     Args:
         config: the run's config (a ``ConfigDict`` or dict).
@@ -337,13 +338,13 @@ def _run_locked(config: dict[str, Any], workdir: str, config_path: str, accept_c
         raise TrainingInterrupted(trainer.global_step) from None
 
     evaluators = evaluators_of(trainer.callbacks, trainer, model, state)
-    metrics: dict[str, dict[str, float]] = {}
+    metrics: dict[str, Any] = {}
     for split in ("validation", "test"):
         if splits.get(split):
             for evaluator in evaluators:
                 evaluator.reset()
             metrics[split] = trainer.evaluate(model, state, splits[split], evaluators=evaluators)
-    metrics["step"] = int(jax.device_get(state.step))  # type: ignore[assignment]
+    metrics["step"] = int(jax.device_get(state.step))
     if primary:
         for callback in trainer.callbacks:
             if isinstance(callback, TensorBoardCallback) and callback.directory is not None:

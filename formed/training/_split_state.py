@@ -33,9 +33,11 @@ def spec_of(placement: int | str | None, axis_name: str) -> PartitionSpec:
     split along a dimension (int)."""
     if placement is None:
         return PartitionSpec(axis_name)
+    if isinstance(placement, int):
+        return spec_at(placement, axis_name)
     if placement == WHOLE:
         return PartitionSpec()
-    return spec_at(placement, axis_name)
+    raise ValueError(f"unknown placement {placement!r}; expected None, {WHOLE!r} or a dimension")
 
 
 def place(x: np.ndarray, sharding: NamedSharding) -> jax.Array:
@@ -64,7 +66,7 @@ class SplitStateMap:
         self._compiled: dict[Any, Callable[..., Any]] = {}
 
     def _layout(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        layout = []
+        layout: list[tuple[Any, tuple[int | str | None, ...]] | None] = []
         for i, arg in enumerate(args):
             if i in self.static:
                 layout.append(None)
@@ -110,12 +112,14 @@ class SplitStateMap:
                         x[0] if d is None else x if d == WHOLE else jax.lax.all_gather(x, axis, axis=d, tiled=True)
                         for x, d in zip(leaves, layout[i][1])
                     ]
-                    call_args[i] = treedef.unflatten(whole)
+                    call_args[i] = jax.tree.unflatten(treedef, whole)
                 return fn(*call_args)
 
             dynamic = [args[i] for i in positions]
             probe = jax.shard_map(call, mesh=mesh, in_specs=tuple(in_specs), out_specs=PartitionSpec(), check_vma=False)
             shapes = jax.eval_shape(probe, *dynamic)
+            # jax annotates treedefs with an alias mypy cannot resolve (PyTreeDef = pytree.PyTreeDef).
+            out_treedef: Any
             out_paths, out_treedef = jax.tree_util.tree_flatten_with_path(shapes)
             nested = isinstance(shapes, (tuple, list))
             out_dims = []

@@ -10,14 +10,15 @@ gives the model back. Every array of the run lives here, so one `jax.jit` of a s
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 import jax.numpy as jnp
 import optax
 from flax import nnx, struct
 from flax.training import train_state
+from typing_extensions import TypeVar
 
-Node = TypeVar("Node")
+Node = TypeVar("Node", default=Any)
 
 
 class TrainState(train_state.TrainState, Generic[Node]):

@@ -21,7 +21,7 @@ def test_step_starts_as_an_int32_array():
     assert isinstance(state.step, jax.Array) and state.step.dtype == jnp.int32 and int(state.step) == 0
     grads = jax.tree.map(jnp.ones_like, state.params)
     after = state.apply_gradients(grads=grads)
-    assert jax.tree.structure(after) == jax.tree.structure(state)
+    assert jax.tree.structure(after) == jax.tree.structure(state)  # type: ignore[operator]  # jax types treedefs with an alias mypy cannot resolve
     assert int(after.step) == 1
 
 

@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 T = TypeVar("T")
 
@@ -60,7 +60,7 @@ class TensorBoardServer:
         match = re.search(r"(http://127\.0\.0\.1:\d+)/", self._log())
         return match.group(1) if match else None
 
-    def get_json(self, path: str, **query: str) -> object:
+    def get_json(self, path: str, **query: str) -> Any:
         url = self.url + path + ("?" + urllib.parse.urlencode(query) if query else "")
         with urllib.request.urlopen(url, timeout=10) as response:
             assert response.status == 200, url
@@ -70,7 +70,7 @@ class TensorBoardServer:
                 body = gzip.decompress(body)
             return json.loads(body)
 
-    def poll_json(self, path: str, accept: Callable[[object], bool], what: str, timeout_s: float = 60) -> object:
+    def poll_json(self, path: str, accept: Callable[[Any], bool], what: str, timeout_s: float = 60) -> Any:
         """Asks `path` until `accept(answer)` (the server loads runs in the background)."""
 
         def answer() -> object | None:

@@ -20,7 +20,7 @@ def _holder(workdir):
         [sys.executable, "-c", _HOLD, workdir], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
-    assert process.stdout.readline().strip() == "locked"
+    assert process.stdout is not None and process.stdout.readline().strip() == "locked"
     return process
 
 

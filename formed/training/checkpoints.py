@@ -181,7 +181,7 @@ def arrays_to_state(arrays: dict[str, Any], template: TrainState) -> TrainState:
     for i, leaf in enumerate(leaves):
         value = np.asarray(arrays[f"{i:05d}"])
         if _is_key(leaf):
-            restored.append(jax.random.wrap_key_data(value, impl=jax.random.key_impl(leaf)))
+            restored.append(jax.random.wrap_key_data(jax.numpy.asarray(value), impl=jax.random.key_impl(leaf)))
             continue
         if np.shape(value) != np.shape(leaf):
             raise ValueError(f"checkpoint array {i} has shape {np.shape(value)}, the state expects {np.shape(leaf)}")
@@ -327,7 +327,7 @@ class CheckpointDirectory:
             except Exception as error:  # orbax wraps OS errors in its own and in thread failures
                 raise CheckpointError(f"cannot write checkpoint {name} in {self.directory}: {_root_cause(error)}") from None
         else:
-            as_json = previous.get("callbacks", {})  # the arrays on disk belong to the first save
+            as_json = (previous or {}).get("callbacks", {})  # the arrays on disk belong to the first save
         entry = {
             "step": step,
             "metrics": {**(previous or {}).get("metrics", {}), **(metrics or {})},
@@ -385,7 +385,7 @@ class CheckpointDirectory:
         if bad:
             raise CheckpointError(f"checkpoint {name} (step {step}) is damaged: {len(bad)} array(s) hold NaN or inf, e.g. {bad[0]}")
         state = arrays_to_state(tree["state"], template)
-        entry = next((e for e in self.read_index()["checkpoints"] if e["step"] == step), {})
+        entry: dict[str, Any] = next((e for e in self.read_index()["checkpoints"] if e["step"] == step), {})
         callbacks: CallbackStates = {}
         for key, values in entry.get("callbacks", {}).items():
             callbacks[key] = {

@@ -131,7 +131,7 @@ class ScriptedScore:
 def _early_stopping_run(directory, records, *extra, checkpoint_metric=None):
     from formed.training._callbacks import EarlyStoppingCallback, EvaluationCallback
 
-    trainer_ref = []
+    trainer_ref: list[FlaxTrainer] = []
     early_stopping = EarlyStoppingCallback(patience=5, metric="+score")
     trainer = FlaxTrainer(
         train_dataloader=DataLoader(BasicBatchSampler(batch_size=16, shuffle=True, seed=1), collator=collate),
@@ -211,7 +211,7 @@ def test_a_kill_after_any_write_of_the_best_step_resumes_to_the_same_directory(t
     assert expected.read_index()["best"] == 10 and expected.steps() == [10, 18, 20]
 
     writes_of_step_10 = []
-    trainer_ref = []
+    trainer_ref: list[FlaxTrainer] = []
 
     def killing(write, kill_after):
         def wrapped(*args, **kwargs):

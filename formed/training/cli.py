@@ -95,7 +95,8 @@ def unknown_override(argv: list[str]) -> str | None:
         match = re.match(r"--(?:no)?config\.([^=]+)", arg)
         if match is None:
             continue
-        node, walked = config, []
+        node: Any = config
+        walked: list[str] = []
         for key in match.group(1).split("."):
             keys = [str(k) for k in node.keys()] if hasattr(node, "keys") else []
             if key not in keys:

@@ -1,6 +1,8 @@
 """The engine's options: gradient accumulation, clipping and chains, EMA, mixed precision,
 and the logged gradient norm, each through `FlaxTrainer` as a user runs it."""
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,8 +23,8 @@ class Recorder(FlaxTrainingCallback):
     """Host copies of the parameters after every step, and every logged metric."""
 
     def __init__(self, stop_at: int | None = None):
-        self.params = []
-        self.logs = []
+        self.params: list[Any] = []
+        self.logs: list[tuple[int, str, dict[str, float]]] = []
         self.stop_at = stop_at
 
     def on_batch_end(self, trainer, model, state, epoch, output):
@@ -65,8 +67,10 @@ def test_accumulating_k_micro_batches_equals_one_batch_k_times_larger():
     for a, b in zip(params_of(big), params_of(small)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     # The schedule counted the 6 optimizer updates, not the 24 micro-batches.
-    assert float(learning_rate_of(small.opt_state)) == pytest.approx(0.05 * (1 - 5 / 8))
-    assert float(learning_rate_of(small.opt_state)) == pytest.approx(float(learning_rate_of(big.opt_state)))
+    small_rate, big_rate = learning_rate_of(small.opt_state), learning_rate_of(big.opt_state)
+    assert small_rate is not None and big_rate is not None
+    assert float(small_rate) == pytest.approx(0.05 * (1 - 5 / 8))
+    assert float(small_rate) == pytest.approx(float(big_rate))
 
 
 def test_resuming_between_micro_batches_is_exact(tmp_path):

@@ -31,8 +31,8 @@ from formed.training._distributed import ProcessGroupError, initialize_processes
 from formed.training._run import run
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file (get_config()).")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, TensorBoard events and metrics.")
-flags.mark_flags_as_required(["config", "workdir"])
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, TensorBoard events and metrics.", required=True)
+flags.mark_flag_as_required("config")
 _ACCEPT_CONFIG_CHANGE = flags.DEFINE_bool(
     "accept_config_change",
     False,
@@ -66,7 +66,7 @@ def main(argv: list[str]) -> None:
         )
     except (ValueError, ProcessGroupError) as error:
         cli.fail(str(error))
-    config_path = flags.FLAGS["config"].config_filename
+    config_path = config_flags.get_config_filename(flags.FLAGS["config"])
     run(_CONFIG.value, _WORKDIR.value, config_path=config_path, accept_config_change=_ACCEPT_CONFIG_CHANGE.value)  # prints the summary
 
 

@@ -54,7 +54,9 @@ def _shapes(model: eqx.Module) -> list[Any]:
 
 def _same_structure(a: eqx.Module, b: eqx.Module) -> bool:
     try:
-        return jax.tree.structure(a) == jax.tree.structure(b) and _shapes(a) == _shapes(b)
+        # Any: jax annotates treedefs with an alias mypy cannot resolve (PyTreeDef = pytree.PyTreeDef).
+        structure: Any = jax.tree.structure(a)
+        return structure == jax.tree.structure(b) and _shapes(a) == _shapes(b)
     except (TypeError, ValueError):
         return False
 
@@ -124,7 +126,8 @@ def train_equinox_model(
         if context is not None and context.work_dir is not None:
             state = train_in_step(context, trainer, model, train_dataset, val_dataset, rngs)
         else:
-            state = trainer.train(model, train_dataset, val_dataset, rngs=rngs)
+            # FlaxTrainer.train annotates `model` as nnx.Module, yet trains what its engine takes.
+            state = trainer.train(model, train_dataset, val_dataset, rngs=rngs)  # type: ignore[arg-type]  # see above
     trained = state.to_model()
     config = config_of(model)
     if config is None and context is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import equinox as eqx
 import jax
@@ -40,7 +40,7 @@ class Mlp(BaseEquinoxModel[dict, Output, None]):
     dropout: eqx.nn.Dropout
     out: eqx.nn.Linear
 
-    def __init__(self, hidden: int = 8, key: jax.Array | None = None) -> None:
+    def __init__(self, hidden: int = 8, key: int | jax.Array | None = None) -> None:
         first, second = jax.random.split(resolve_key(key))
         self.hidden = eqx.nn.Linear(4, hidden, key=first)
         self.dropout = eqx.nn.Dropout(0.1)

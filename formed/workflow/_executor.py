@@ -239,6 +239,7 @@ class Workflow:
                 if name in reasons:
                     pending.extend(refs_in(self.steps[name]))
         planned = []
+        action: Action
         for name in self.order:
             if name not in needed:
                 action, reason = "skip", "not needed: what uses it is cached"
@@ -246,7 +247,7 @@ class Workflow:
                 action, reason = "run", reasons[name]
             else:
                 action, reason = "cached", "cached"
-            planned.append(PlannedStep(name, self.fingerprints[name], action, reason))  # type: ignore[arg-type]
+            planned.append(PlannedStep(name, self.fingerprints[name], action, reason))
         return planned
 
     # Running ---------------------------------------------------------------------------------
@@ -304,9 +305,9 @@ class Workflow:
             KeyError: if the step has neither run nor been cached.
         """
         if name not in self._results:
-            if not self._is_cached(name):
+            if self.cache is None or not self._is_cached(name):
                 raise KeyError(f"step {name!r} has no result: it has not run and is not cached")
-            self._results[name] = self.cache.load(self.fingerprints[name])  # type: ignore[union-attr]
+            self._results[name] = self.cache.load(self.fingerprints[name])
         return self._results[name]
 
     def _run_step(self, name: str, fresh: bool) -> StepReport:

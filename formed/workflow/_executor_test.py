@@ -2,6 +2,7 @@
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import jax
 import pytest
@@ -16,7 +17,8 @@ CALLS: list[str] = []
 
 
 class Tokenizer(Registrable):
-    pass
+    def __call__(self, text: str) -> list[str]:
+        raise NotImplementedError
 
 
 @Tokenizer.register("whitespace")
@@ -178,6 +180,7 @@ def test_the_plan_says_what_runs_and_why_and_changes_nothing(tmp_path: Path):
         ("top", "run", "depends on 'words', which reruns"),
     ]
     # A cached step does not need its inputs: without the result of "words", "top" is still cached.
+    assert again.cache is not None
     again.cache.remove(again.fingerprints["words"])
     assert [(p.name, p.action) for p in again.plan(["top"])] == [("words", "skip"), ("top", "cached")]
 
@@ -232,7 +235,11 @@ def test_cached_results_are_read_only_when_needed(tmp_path: Path, monkeypatch: p
     Workflow(steps(), cache_dir=tmp_path).run()
     loads: list[str] = []
     original = StepCache.load
-    monkeypatch.setattr(StepCache, "load", lambda self, fp: loads.append(fp) or original(self, fp))
+    def load(self: StepCache, fp: str) -> Any:
+        loads.append(fp)
+        return original(self, fp)
+
+    monkeypatch.setattr(StepCache, "load", load)
     workflow = Workflow(steps(), cache_dir=tmp_path)
     assert [r.status for r in workflow.execute()] == ["cached", "cached"]
     assert loads == []
@@ -257,6 +264,7 @@ def test_a_step_keeps_its_work_dir_until_its_result_is_cached(tmp_path: Path):
     with pytest.raises(RuntimeError, match="killed"):
         Workflow(config, cache_dir=tmp_path).run()
     workflow = Workflow(config, cache_dir=tmp_path)
+    assert workflow.cache is not None
     assert not workflow.cache.has(workflow.fingerprints["job"])
     assert [entry.name for entry in workflow.cache.entries()] == ["(unfinished work)"]
     assert workflow.run()["job"] == "job after 2 attempts"  # what the failed attempt left is there
@@ -288,7 +296,8 @@ def slow_step(value: int) -> int:
 
 def test_a_second_process_waits_for_a_step_another_is_running_then_reads_its_result(tmp_path: Path):
     CALLS.clear()
-    ENTERED.clear(), RELEASE.clear()
+    ENTERED.clear()
+    RELEASE.clear()
     config = {"slow": {"type": "executor_test::slow", "value": 3}}
     first = threading.Thread(target=lambda: Workflow(config, cache_dir=tmp_path).run())
     first.start()
@@ -297,6 +306,7 @@ def test_a_second_process_waits_for_a_step_another_is_running_then_reads_its_res
     second = threading.Thread(target=lambda: reports.extend(Workflow(config, cache_dir=tmp_path).execute()))
     second.start()
     RELEASE.set()
-    first.join(timeout=60), second.join(timeout=60)
+    first.join(timeout=60)
+    second.join(timeout=60)
     assert CALLS == ["slow"]
     assert [r.status for r in reports] == ["cached"]

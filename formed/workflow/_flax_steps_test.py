@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -94,7 +94,7 @@ def test_reading_a_directory_without_a_model_names_the_file(tmp_path: Path) -> N
 
 def test_writing_something_else_than_a_module_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="nnx modules"):
-        FlaxModelFormat().write({"not": "a model"}, tmp_path)  # type: ignore[arg-type]
+        FlaxModelFormat().write({"not": "a model"}, tmp_path)
 
 
 def test_train_returns_a_trained_copy_and_leaves_the_input_model_as_it_was() -> None:

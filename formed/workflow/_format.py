@@ -11,11 +11,13 @@ import abc
 import json
 import pickle
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
+
+from typing_extensions import TypeVar
 
 from formed.core import Registrable
 
-_T = TypeVar("_T")
+_T = TypeVar("_T", default=Any)
 
 
 class Format(Registrable, Generic[_T], abc.ABC):

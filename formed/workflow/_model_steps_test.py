@@ -66,6 +66,7 @@ def test_predictions_follow_the_input_order_and_are_cached_as_jsonl(ran: tuple[P
         assert prediction["label"] in labels
         assert set(prediction["probabilities"]) == labels
         assert sum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert workflow.cache is not None
     path = workflow.cache.path_for(workflow.fingerprints["predictions"]) / "artifact" / "predictions.jsonl"
     assert [json.loads(line) for line in path.read_text().splitlines()] == predictions
     assert JsonlFormat().read(path.parent) == predictions
@@ -75,6 +76,7 @@ def test_predictions_follow_the_input_order_and_are_cached_as_jsonl(ran: tuple[P
 
 def test_the_export_is_a_model_directory_load_model_reads(ran: tuple[Path, Workflow, dict[str, Any]]) -> None:
     root, workflow, results = ran
+    assert workflow.cache is not None
     directory = workflow.cache.path_for(workflow.fingerprints["export"]) / "artifact"
     assert (directory / "MODEL_CARD.md").read_text().count("| test | 0.5000 |") == 1
     predictor = load_model(directory)
@@ -97,9 +99,9 @@ def test_an_edited_input_file_reruns_the_predictions_only(ran: tuple[Path, Workf
 
 def test_predict_needs_exactly_one_source() -> None:
     with pytest.raises(ValueError, match="exactly one of input"):
-        predict_flax_model(None, None)  # type: ignore[arg-type]
+        predict_flax_model(None, None)  # type: ignore[arg-type]  # no model needed: the sources are checked first
     with pytest.raises(ValueError, match="exactly one of input"):
-        predict_flax_model(None, None, input="a.jsonl", dataset=[])  # type: ignore[arg-type]
+        predict_flax_model(None, None, input="a.jsonl", dataset=[])  # type: ignore[arg-type]  # no model needed, as above
 
 
 def test_export_needs_a_model_built_from_a_config() -> None:
@@ -110,7 +112,7 @@ def test_export_needs_a_model_built_from_a_config() -> None:
         rngs=nnx.Rngs(0),
     )
     with pytest.raises(ValueError, match="built from a config"):
-        export_flax_model(model, None)  # type: ignore[arg-type]
+        export_flax_model(model, None)  # type: ignore[arg-type]  # the model is checked first
 
 
 def test_a_model_built_in_code_with_an_lstm_is_cached_and_read_back(tmp_path: Path) -> None:

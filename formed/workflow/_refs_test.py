@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ def test_refs_are_found_at_any_depth_in_order() -> None:
 
 
 def test_substitute_reads_keys_attributes_and_indices() -> None:
-    results = {"data": {"train": [{"text": "a"}, {"text": "b"}]}, "module": {"fields": {"text": Field(7)}}}
+    results: dict[str, Any] = {"data": {"train": [{"text": "a"}, {"text": "b"}]}, "module": {"fields": {"text": Field(7)}}}
     config = {"items": ref("data", "train"), "first": ref("data", "train.-1.text"), "size": ref("module", "fields.text.vocab_size")}
     assert substitute(config, results) == {"items": results["data"]["train"], "first": "b", "size": 7}
 

@@ -17,7 +17,6 @@ import json
 import shutil
 from typing import Any, Mapping, Sequence
 
-from flax import nnx
 from tensorboard.compat.proto import event_pb2
 from tensorboard.plugins.hparams import summary_v2 as hparams_summary
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
@@ -83,7 +82,7 @@ def _ensure_callbacks(trainer: FlaxTrainer, context: StepContext) -> None:
 def train_in_step(
     context: StepContext,
     trainer: FlaxTrainer,
-    model: nnx.Module,
+    model: Any,
     train_dataset: Sequence[Any],
     val_dataset: Sequence[Any] | None,
     rngs: RngsLike | None,
@@ -99,7 +98,8 @@ def train_in_step(
     if resumable and not context.fresh:
         checkpoints = resumable[0]
         state = checkpoints.resume(trainer, state)
-        print(f"{context.name}: resuming from {checkpoints.path(checkpoints.latest_step())}", flush=True)  # type: ignore[arg-type]
+        latest = checkpoints.latest_step()  # not None: `resumable` keeps only checkpoints that have one
+        print(f"{context.name}: resuming from {checkpoints.path(latest)}", flush=True)  # type: ignore[arg-type]  # see above
     else:
         # A fresh start: curves of an earlier attempt would overlap the new ones.
         shutil.rmtree(context.tensorboard_dir, ignore_errors=True)

@@ -4,7 +4,7 @@ curves and hyperparameters under ``<cache_dir>/tensorboard/<run>/<step>``."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -34,7 +34,7 @@ class Regressor(BaseFlaxModel[dict, Output, None]):
         return Output(loss=jnp.mean((self.linear(jnp.asarray(inputs["x"]))[:, 0] - inputs["y"]) ** 2))
 
 
-def loader(dataset: list[dict[str, Any]]) -> list[dict[str, np.ndarray]]:
+def loader(dataset: Sequence[dict[str, Any]]) -> list[dict[str, np.ndarray]]:
     return [
         {"x": np.stack([r["x"] for r in dataset[i : i + 8]]), "y": np.asarray([r["y"] for r in dataset[i : i + 8]])}
         for i in range(0, len(dataset), 8)
@@ -101,6 +101,7 @@ def test_a_crashed_training_step_resumes_from_its_checkpoints_to_the_uninterrupt
     with pytest.raises(RuntimeError, match="crashed at step 7"):
         Workflow(steps(), cache_dir=tmp_path / "b").run(["train"])
     workflow = Workflow(steps(), cache_dir=tmp_path / "b")
+    assert workflow.cache is not None
     work_dir = workflow.cache.work_dir(workflow.fingerprints["train"])
     assert max(p.name for p in (work_dir / "checkpoints").iterdir() if p.name.startswith("step_")) == "step_00000006"
     capsys.readouterr()

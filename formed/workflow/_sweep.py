@@ -150,28 +150,28 @@ def expand_sweep(
         ConfigurationError: naming ``sweep.<key>`` for an unknown step or key, or an empty list;
             naming ``sweep`` when no step reports metrics to tabulate.
     """
-    steps = {name: dict(config) for name, config in steps.items()}
+    plain: dict[str, dict[str, Any]] = {name: dict(config) for name, config in steps.items()}
     if not sweep:
-        return steps
-    if TABLE_STEP in steps:
+        return plain
+    if TABLE_STEP in plain:
         raise ConfigurationError(f"steps.{TABLE_STEP}", "this name is taken by the sweep's table; rename the step")
     keys: list[tuple[str, str, list[str | int]]] = []
     for key, values in sweep.items():
         step_name, _, rest = key.partition(".")
-        if step_name not in steps:
-            raise ConfigurationError(f"sweep.{key}", "names " + unknown_name_message(step_name, list(steps)))
+        if step_name not in plain:
+            raise ConfigurationError(f"sweep.{key}", "names " + unknown_name_message(step_name, list(plain)))
         if not rest:
             raise ConfigurationError(f"sweep.{key}", "give a key of the step: '<step>.<key>', e.g. 'train.random_seed'")
         if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Sequence) or len(values) == 0:
             raise ConfigurationError(f"sweep.{key}", f"expected a non-empty list of values, got {values!r}")
         path = _parse_key(rest)
-        _set(copy.deepcopy(steps[step_name]), path, values[0], f"sweep.{key}")  # checks the path
+        _set(copy.deepcopy(plain[step_name]), path, values[0], f"sweep.{key}")  # checks the path
         keys.append((key, step_name, path))
     short = [key.rsplit(".", 1)[-1] for key, _, _ in keys]
     labels = [s if short.count(s) == 1 else key.partition(".")[2] for s, (key, _, _) in zip(short, keys)]
-    affected = _dependents(steps, {step_name for _, step_name, _ in keys})
+    affected = _dependents(plain, {step_name for _, step_name, _ in keys})
     if metric_steps is None:
-        metric_steps = [name for name in steps if name in affected and reports_metrics(steps[name].get("type", ""))]
+        metric_steps = [name for name in plain if name in affected and reports_metrics(plain[name].get("type", ""))]
     if not metric_steps:
         raise ConfigurationError(
             "sweep",
@@ -179,15 +179,15 @@ def expand_sweep(
             "'flax::evaluate' step referring to the trained model) so the sweep has something to compare",
         )
 
-    expanded = {name: config for name, config in steps.items() if name not in affected}
+    expanded = {name: config for name, config in plain.items() if name not in affected}
     rows = []
     for combination in itertools.product(*(sweep[key] for key, _, _ in keys)):
         variant = ",".join(f"{label}={_format_value(value)}" for label, value in zip(labels, combination))
         names = {name: f"{name}[{variant}]" for name in affected}
-        for name in steps:
+        for name in plain:
             if name not in affected:
                 continue
-            config = map_refs(steps[name], lambda r: {**r, "ref": names.get(r["ref"], r["ref"])})
+            config = map_refs(plain[name], lambda r: {**r, "ref": names.get(r["ref"], r["ref"])})
             for (key, step_name, path), value in zip(keys, combination):
                 if step_name == name:
                     _set(config, path, value, f"sweep.{key}")

@@ -20,16 +20,16 @@ from absl import app, flags
 
 from formed.workflow._cache import CacheEntry, StepCache
 
-_CACHE_DIR = flags.DEFINE_string("cache_dir", None, "The workflow cache directory.")
+_CACHE_DIR = flags.DEFINE_string("cache_dir", None, "The workflow cache directory.", required=True)
 _ALL = flags.DEFINE_boolean("all", False, "With `remove`: remove every cached result and unfinished work.")
-flags.mark_flag_as_required("cache_dir")
 
 
 def _size(size: int) -> str:
+    value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
     return str(size)
 
 

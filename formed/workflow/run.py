@@ -24,24 +24,32 @@ from ml_collections import config_flags
 
 from formed.core import ConfigurationError
 from formed.training import cli
-from formed.workflow import StepReport, Workflow
+from formed.workflow import StepCache, StepReport, Workflow
 from formed.workflow._sweep import TABLE_STEP, format_table
 from formed.workflow._workflow_config import workflow_from_config
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Workflow config file (get_config() returns the steps).")
-_CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Directory of cached step results (shareable by workflows).")
+_CACHE_DIR = flags.DEFINE_string("cache_dir", None, "Directory of cached step results (shareable by workflows).", required=True)
 _FORCE = flags.DEFINE_multi_string("force", [], "Step to rerun with everything that depends on it (repeatable, or a,b).")
 _DRY_RUN = flags.DEFINE_boolean("dry_run", False, "Print what would run and why; run nothing.")
-flags.mark_flags_as_required(["config", "cache_dir"])
+flags.mark_flag_as_required("config")
+
+
+def _cache_of(workflow: Workflow) -> StepCache:
+    """The workflow's cache, which this binary always gives it (--cache_dir is required)."""
+    if workflow.cache is None:
+        raise ValueError(f"workflow {workflow.name} has no cache directory; pass --cache_dir")
+    return workflow.cache
 
 
 def _print_plan(workflow: Workflow, force: list[str]) -> None:
     planned = workflow.plan(force=force)
     running = sum(step.action == "run" for step in planned)
-    print(f"plan of workflow {workflow.name} (cache {workflow.cache.root}): {running} of {len(planned)} steps would run")  # type: ignore[union-attr]
+    cache = _cache_of(workflow)
+    print(f"plan of workflow {workflow.name} (cache {cache.root}): {running} of {len(planned)} steps would run")
     width = max(len(step.name) for step in planned)
     for step in planned:
-        where = result_location(workflow.cache.path_for(step.fingerprint)) if step.action == "cached" else step.reason  # type: ignore[union-attr]
+        where = result_location(cache.path_for(step.fingerprint)) if step.action == "cached" else step.reason
         print(f"  {step.name.ljust(width)}  {'would run' if step.action == 'run' else step.action:9}  {where}")
     print("nothing would run: every step is cached" if running == 0 else "dry run: nothing was run", flush=True)
 
@@ -80,7 +88,7 @@ def _reporter(workflow: Workflow):  # noqa: ANN202
 def main(argv: list[str]) -> None:
     """Runs (or with --dry_run, plans) the workflow; `cli.main` has imported the --import modules
     and prints a user error (ValueError, TypeError, KeyError, FileNotFoundError) as one line."""
-    config_path = flags.FLAGS["config"].config_filename
+    config_path = config_flags.get_config_filename(flags.FLAGS["config"])
     # "file.py:argument" passes an argument to get_config(); the workflow is named after the file.
     name = os.path.splitext(os.path.basename(config_path.split(".py:", 1)[0] + ".py"))[0]
     force = [item for value in _FORCE.value for item in value.split(",") if item]
@@ -105,7 +113,7 @@ def main(argv: list[str]) -> None:
         print(f"done in {time.monotonic() - started:.1f} s: {ran} ran, {cached} cached", flush=True)
     if TABLE_STEP in workflow.steps:
         print(f"\n{format_table(workflow.result(TABLE_STEP))}", flush=True)
-    tensorboard = workflow.cache.root / "tensorboard"  # type: ignore[union-attr]
+    tensorboard = _cache_of(workflow).root / "tensorboard"
     if tensorboard.is_dir():
         print(f"\ncompare training runs: tensorboard --logdir {tensorboard}", flush=True)
 
