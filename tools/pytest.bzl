@@ -20,3 +20,28 @@ def py_pytest(name, srcs, deps = [], args = [], **kwargs):
         srcs_version = "PY3",
         **kwargs
     )
+
+def py_doctest(name, srcs, deps = [], **kwargs):
+    """Declares a test target that runs the `>>>` examples in the docstrings of `srcs`.
+
+    pytest imports each module (`--doctest-modules`) and runs every docstring's examples as one
+    test; the target fails when the modules hold no example at all.
+
+    Args:
+      name: target name, by convention "doctest".
+      srcs: the modules whose docstrings are run (binaries that define absl flags are left out:
+        importing two of them in one process defines a flag twice).
+      deps: the libraries the modules import; pytest itself is added.
+      **kwargs: passed to `py_test` (size, tags, ...).
+    """
+    native.py_test(
+        name = name,
+        srcs = ["//tools:pytest_main.py"],
+        main = "//tools:pytest_main.py",
+        data = srcs,
+        args = ["--doctest-modules"] + ["$(location %s)" % src for src in srcs],
+        deps = deps + ["//third_party/py:pytest"],
+        python_version = "PY3",
+        srcs_version = "PY3",
+        **kwargs
+    )

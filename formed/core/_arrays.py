@@ -26,10 +26,11 @@ def determine_ndim(first: Dimension, *args: Dimension) -> int:
     (e.g. a pooling that concatenates two methods doubles it), and ``None`` leaves it unchanged
     (a layer that is absent or dimension-preserving).
 
-    Example::
+    An embedder of 16 features, a bidirectional encoder of 32 per direction, an absent layer and
+    a pooling that concatenates two methods:
 
-        determine_ndim(embedder.get_output_dim(), encoder.get_output_dim(),
-                       vectorizer.get_output_dim())
+    >>> determine_ndim(16, 64, None, lambda dim: 2 * dim)
+    128
 
     Raises:
         ValueError: if the starting dimension is unknown (``None`` or a callable).

@@ -295,8 +295,15 @@ def config_of(obj: Any) -> dict[str, Any] | None:
     sets ``remembers_config = True`` (as `formed.modules.BaseFlaxModel` does: a saved model is
     rebuilt from its config).
 
-    >>> config_of(from_config(FlaxTrainingCallback, {"type": "evaluation", ...}))  # doctest: +SKIP
-    {'type': 'evaluation', ...}
+    >>> from formed.core import Registrable
+    >>> class Greeter(Registrable):
+    ...     remembers_config = True
+    >>> @Greeter.register("hello")
+    ... class Hello(Greeter):
+    ...     def __init__(self, name: str = "world") -> None:
+    ...         self.name = name
+    >>> config_of(from_config(Greeter, {"type": "hello", "name": "formed"}))
+    {'type': 'hello', 'name': 'formed'}
     """
     config = _BUILT_FROM.get(id(obj))
     return copy.deepcopy(config) if config is not None else None

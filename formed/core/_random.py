@@ -40,10 +40,17 @@ def use_rngs(default: RngsLike | None = None) -> Iterator[nnx.Rngs]:
     Yields:
         The `nnx.Rngs` that is current inside the block.
 
-    Example::
+    A layer built inside with ``rngs=None`` (as `from_config` builds them) draws from it, so the
+    same seed gives the same parameters:
 
-        with use_rngs(42):
-            encoder = from_config(BaseSequenceEncoder, {"type": "lstm", "features": 64})
+    >>> def layer(rngs=None):
+    ...     return nnx.Linear(2, 3, rngs=resolve_rngs(rngs))
+    >>> with use_rngs(42):
+    ...     first = layer()
+    >>> with use_rngs(42):
+    ...     second = layer()
+    >>> bool((first.kernel[...] == second.kernel[...]).all()), first.kernel.shape
+    (True, (2, 3))
     """
     if default is None:
         rngs = _CURRENT_RNGS.get()

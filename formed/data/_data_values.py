@@ -17,8 +17,11 @@ reports in `BaseField.data_values` (a text field: ``vocab_size``, ``character_vo
 resolves the whole config this way before building the model, for every registered model alike,
 and the work directory's ``config.json`` holds the numbers.
 
-    >>> resolve_data_values({"n": "$data.label.num_labels"}, datamodule)   # doctest: +SKIP
-    {'n': 8}
+    >>> from formed.data import DataModule, LabelField, TextField
+    >>> records = [{"text": "the blue ball", "label": "blue"}, {"text": "a red box", "label": "red"}]
+    >>> datamodule = DataModule({"text": TextField(), "label": LabelField()}).build(records)
+    >>> resolve_data_values({"n": "$data.label.num_labels", "v": "$data.text.vocab_size"}, datamodule)
+    {'n': 2, 'v': 8}
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ Character axes ``(B, T, C)`` go to ``max_characters`` or the next bucket. With `
 batch axis is padded too (rows of padding, mask false), so a short last batch has the shape of
 the others. Padding adds id 0 with mask false, which every layer ignores.
 
-    >>> bucket_length(5), bucket_length(9), bucket_length(40, max_length=32), bucket_length(20, max_length=12)
-    (8, 16, 40, 12)
+    >>> bucket_length(5), bucket_length(9), bucket_length(10, max_length=12), bucket_length(40, max_length=32)
+    (8, 16, 12, 40)
 """
 
 from __future__ import annotations
@@ -117,9 +117,13 @@ class PaddedCollator:
             prediction).
         batch_size: also pad the batch axis to this many rows.
 
-    >>> collator = PaddedCollator(datamodule)          # doctest: +SKIP
-    >>> collator(records)["text"].surfaces.ids.shape   # doctest: +SKIP
-    (32, 34)
+    >>> from formed.data import DataModule, LabelField, TextField
+    >>> records = [{"text": "the blue ball", "label": "blue"}, {"text": "a red box", "label": "red"}]
+    >>> datamodule = DataModule({"text": TextField(max_length=20), "label": LabelField()}).build(records)
+    >>> PaddedCollator(datamodule)(records)["text"].surfaces.ids.shape  # (batch, max_length)
+    (2, 20)
+    >>> PaddedCollator(datamodule, lengths="buckets", batch_size=4)(records)["text"].surfaces.ids.shape
+    (4, 8)
     """
 
     def __init__(self, datamodule: DataModule, lengths: Lengths = "max_length", batch_size: int | None = None) -> None:

@@ -30,17 +30,21 @@ class BaseEquinoxModel(eqx.Module, Registrable, Generic[ModelInputT, ModelOutput
     ``inference`` flags of its layers, which the engine sets with `eqx.nn.inference_mode`;
     in inference mode ``key`` is ``None``.
 
-    Example::
-
-        @BaseEquinoxModel.register("my_model")
-        class MyModel(BaseEquinoxModel[dict, jax.Array, None]):
-            linear: eqx.nn.Linear
-
-            def __init__(self, features: int, key: jax.Array | None = None):
-                self.linear = eqx.nn.Linear(features, 1, key=resolve_key(key))
-
-            def __call__(self, inputs, params=None, *, key=None):
-                return jax.vmap(self.linear)(inputs["features"])
+    >>> from formed.core import from_config, use_rngs
+    >>> from formed.equinox import resolve_key
+    >>> @BaseEquinoxModel.register("doc_scorer")
+    ... class Scorer(BaseEquinoxModel[dict, jax.Array, None]):
+    ...     linear: eqx.nn.Linear
+    ...
+    ...     def __init__(self, features: int, key: jax.Array | None = None):
+    ...         self.linear = eqx.nn.Linear(features, 1, key=resolve_key(key))
+    ...
+    ...     def __call__(self, inputs, params=None, *, key=None):
+    ...         return jax.vmap(self.linear)(inputs["features"])
+    >>> with use_rngs(0):  # the key of a model built from a config comes from here
+    ...     model = from_config(BaseEquinoxModel, {"type": "doc_scorer", "features": 4})
+    >>> model({"features": jax.numpy.ones((2, 4))}).shape  # (batch, 1)
+    (2, 1)
     """
 
     #: `formed.core.from_config` records the config a model is built from (`formed.core.config_of`),

@@ -68,10 +68,12 @@ class TokenEmbedder(BaseEmbedder[IIDSequenceBatch]):
             ``BagOfEmbeddingsSequenceVectorizer(pooling="max")``.
         rngs: an int seed, an `nnx.Rngs`, or ``None`` for the current `use_rngs` generator.
 
-    Example::
-
-        embedder = TokenEmbedder(vocab_size=100, embedding_dim=16, rngs=0)
-        out = embedder(IDSequenceBatch(ids=ids, mask=mask))  # out.embeddings: (B, T, 16)
+    >>> import jax.numpy as jnp
+    >>> from formed.core import IDSequenceBatch
+    >>> embedder = TokenEmbedder(vocab_size=10, embedding_dim=4, rngs=0)
+    >>> batch = IDSequenceBatch(ids=jnp.array([[3, 7, 0]]), mask=jnp.array([[True, True, False]]))
+    >>> embedder(batch).embeddings.shape  # (batch, seq_len, embedding_dim)
+    (1, 3, 4)
     """
 
     def __init__(
@@ -132,13 +134,12 @@ class AnalyzedTextEmbedder(BaseEmbedder[IAnalyzedTextBatch]):
     Raises:
         ValueError: if all three are ``None``.
 
-    Example::
-
-        embedder = AnalyzedTextEmbedder(
-            surface=TokenEmbedder(vocab_size=1000, embedding_dim=64, rngs=0),
-            postag=TokenEmbedder(vocab_size=20, embedding_dim=8, rngs=1),
-        )
-        embedder.get_output_dim()  # 72
+    >>> embedder = AnalyzedTextEmbedder(
+    ...     surface=TokenEmbedder(vocab_size=100, embedding_dim=8, rngs=0),
+    ...     postag=TokenEmbedder(vocab_size=20, embedding_dim=4, rngs=1),
+    ... )
+    >>> embedder.get_output_dim()
+    12
     """
 
     def __init__(

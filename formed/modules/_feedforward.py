@@ -27,10 +27,9 @@ class Block(nnx.Module):
         activation: elementwise activation, ReLU by default.
         rngs: an int seed, an `nnx.Rngs`, or ``None`` for the current `use_rngs` generator.
 
-    Example::
-
-        block = Block(8, 16, dropout=0.1, rngs=0)
-        y = block(jnp.ones((2, 8)))  # (2, 16)
+    >>> block = Block(8, 16, dropout=0.1, rngs=0)
+    >>> block(jnp.ones((2, 8))).shape
+    (2, 16)
     """
 
     def __init__(
@@ -89,10 +88,9 @@ class FeedForward(nnx.Module, Registrable):
             inputs of blocks ``0 .. k-1`` (for ``k >= 1``), a DenseNet-style shortcut.
         rngs: an int seed, an `nnx.Rngs`, or ``None`` for the current `use_rngs` generator.
 
-    Example::
-
-        ffn = FeedForward(features=64, num_layers=3, dropout=0.1, rngs=0)
-        y = ffn(jnp.ones((2, 5, 64)))  # (2, 5, 64)
+    >>> ffn = FeedForward(features=8, num_layers=3, dropout=0.1, rngs=0)
+    >>> ffn(jnp.ones((2, 5, 8))).shape
+    (2, 5, 8)
     """
 
     default_implementation = "feedforward"

@@ -62,10 +62,11 @@ class CrossEntropyLoss(BaseClassificationLoss[_ParamsT]):
         reduce: ``"mean"``: the weighted mean ``sum(w_i * l_i) / sum(w_i)`` (the plain mean
             without a weighter); ``"sum"``: ``sum(w_i * l_i)``.
 
-    Example::
-
-        loss = CrossEntropyLoss(weighter=StaticLabelWeighter([1.0, 3.0]))
-        value = loss(logits, labels)  # scalar
+    >>> from formed.modules.weighters import StaticLabelWeighter
+    >>> loss = CrossEntropyLoss(weighter=StaticLabelWeighter([1.0, 3.0]))
+    >>> logits, labels = jnp.zeros((2, 2)), jnp.array([0, 1])  # (batch, classes), (batch,)
+    >>> round(float(loss(logits, labels)), 4)  # a scalar: ln 2 when every class is as likely
+    0.6931
     """
 
     def __init__(self, weighter: BaseLabelWeighter | None = None, reduce: Reduction = "mean") -> None:

@@ -26,15 +26,18 @@ class BaseFlaxModel(nnx.Module, Registrable, Generic[ModelInputT, ModelOutputT, 
     Type parameters: ``ModelInputT`` (the batch the model reads), ``ModelOutputT`` (what it
     returns) and ``ModelParamsT`` (extra call-time parameters, usually ``None``).
 
-    Example::
-
-        @BaseFlaxModel.register("my_model")
-        class MyModel(BaseFlaxModel[dict, jax.Array, None]):
-            def __init__(self, rngs: nnx.Rngs, hidden_dim: int):
-                self.linear = nnx.Linear(10, hidden_dim, rngs=rngs)
-
-            def __call__(self, inputs: dict, params: None = None) -> jax.Array:
-                return self.linear(inputs["features"])
+    >>> import jax
+    >>> from formed.core import from_config
+    >>> @BaseFlaxModel.register("doc_linear")
+    ... class Linear(BaseFlaxModel[dict, jax.Array, None]):
+    ...     def __init__(self, hidden_dim: int, rngs: nnx.Rngs | None = None):
+    ...         self.linear = nnx.Linear(10, hidden_dim, rngs=rngs or nnx.Rngs(0))
+    ...
+    ...     def __call__(self, inputs: dict, params: None = None) -> jax.Array:
+    ...         return self.linear(inputs["features"])
+    >>> model = from_config(BaseFlaxModel, {"type": "doc_linear", "hidden_dim": 3})
+    >>> model({"features": jax.numpy.ones((2, 10))}).shape  # (batch, hidden_dim)
+    (2, 3)
 
     Subclasses implement ``__call__``. Training mode follows nnx: ``model.train()`` turns dropout
     on and ``model.eval()`` turns it off. What the `predict` binary and `Predictor.predict`

@@ -132,7 +132,13 @@ class TextClassifier(BaseFlaxModel[Mapping[str, Any], ClassifierOutput, Any]):
         """Per record: the predicted ``label`` and the ``probabilities`` of every label, by name
         (the label field's names when `datamodule` is given, else the class ids).
 
-        >>> model.readable_output(model(batch), datamodule)[0]   # doctest: +SKIP
-        {'label': 'blue', 'probabilities': {'blue': 0.98, 'green': 0.004, ...}}
+        >>> from formed.modules import AnalyzedTextEmbedder, BagOfEmbeddingsSequenceVectorizer, TokenEmbedder
+        >>> model = TextClassifier(
+        ...     num_classes=2, embedder=AnalyzedTextEmbedder(surface=TokenEmbedder(10, 4, rngs=0)),
+        ...     vectorizer=BagOfEmbeddingsSequenceVectorizer(), rngs=0,
+        ... )
+        >>> output = ClassifierOutput(logits=np.array([[0.0, 0.0], [0.0, np.log(3.0)]]), label=np.array([0, 1]), loss=None)
+        >>> model.readable_output(output)[0]  # with a datamodule: {'label': 'blue', ...}
+        {'label': 0, 'probabilities': {0: 0.5, 1: 0.5}}
         """
         return readable_classification(output.logits, output.label, datamodule, self.label_field, self.num_classes)

@@ -41,10 +41,11 @@ class BagOfEmbeddingsSequenceVectorizer(BaseSequenceVectorizer):
 
     Padded positions never affect the result, and a sequence with no real token pools to zeros.
 
-    Example::
-
-        vectorizer = BagOfEmbeddingsSequenceVectorizer(pooling=["mean", "max"])
-        vectors = vectorizer(embeddings, mask=mask)  # (batch, 2 * dim)
+    >>> import jax.numpy as jnp
+    >>> vectorizer = BagOfEmbeddingsSequenceVectorizer(pooling=["mean", "max"])
+    >>> embeddings, mask = jnp.ones((2, 3, 4)), jnp.array([[True, True, False], [True, False, False]])
+    >>> vectorizer(embeddings, mask=mask).shape  # (batch, 2 * dim)
+    (2, 8)
     """
 
     def __init__(

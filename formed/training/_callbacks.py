@@ -51,12 +51,15 @@ ModelOutputT = TypeVar("ModelOutputT", default=Any)
 class FlaxTrainingCallback(Registrable):
     """Base class of training callbacks; every hook does nothing by default.
 
-    Example::
+    A callback of your own, named in a config by its registered name:
 
-        @FlaxTrainingCallback.register("my_callback")
-        class MyCallback(FlaxTrainingCallback):
-            def on_epoch_end(self, trainer, model, state, epoch):
-                print(f"Completed epoch {epoch} at step {trainer.global_step}")
+    >>> from formed.core import from_config
+    >>> @FlaxTrainingCallback.register("print_epochs")
+    ... class PrintEpochs(FlaxTrainingCallback):
+    ...     def on_epoch_end(self, trainer, model, state, epoch):
+    ...         print(f"epoch {epoch} ended at step {trainer.global_step}")
+    >>> type(from_config(FlaxTrainingCallback, {"type": "print_epochs"})).__name__
+    'PrintEpochs'
     """
 
     #: Whether this callback may hold on to a ``state`` after the hook that received it returns.

@@ -166,10 +166,12 @@ class DataParallelDistributor(BaseDistributor[ModelInputT]):
         ValueError: if `num_devices` exceeds the devices available (or is not a multiple of the
             process count), or (in `shard`) a batch size is not divisible by `num_devices`.
 
-    Example::
+    A batch gets a leading device axis: with 4 devices ``(32, 10)`` becomes ``(4, 8, 10)``; on
+    one device:
 
-        distributor = DataParallelDistributor(axis_name="batch", num_devices=4)
-        sharded = distributor.shard({"x": np.zeros((32, 10))})   # sharded["x"].shape == (4, 8, 10)
+    >>> distributor = DataParallelDistributor(axis_name="batch", num_devices=1)
+    >>> distributor.shard({"x": np.zeros((32, 10))})["x"].shape
+    (1, 32, 10)
     """
 
     def __init__(

@@ -102,10 +102,10 @@ class DefaultFlaxTrainingEngine(FlaxTrainingEngine[ModelInputT, ModelOutputT, Mo
     With clipping (or ``log_grad_norm=True``) every training step also computes the global
     norm of the gradient (before clipping), logged as ``train/grad_norm``.
 
-    Example::
-
-        engine = DefaultFlaxTrainingEngine(loss="loss", optimizer=optax.adamw(1e-3),
-                                           accumulation_steps=4, clip_by_global_norm=1.0)
+    >>> engine = DefaultFlaxTrainingEngine(loss="loss", optimizer=optax.adamw(1e-3),
+    ...                                    accumulation_steps=4, clip_by_global_norm=1.0)
+    >>> engine.step_metrics  # clipping computes the gradient norm anyway, so it is logged
+    ('grad_norm',)
     """
 
     def __init__(

@@ -37,10 +37,10 @@ class EquinoxTrainState(TrainState):
         key: the PRNG key the next step splits its dropout key from.
         opt_state / step / tx: as in `TrainState`.
 
-    Example::
-
-        state = EquinoxTrainState.from_model(model, optax.adam(1e-3), key=jax.random.key(0))
-        model = state.to_model()
+    >>> model = eqx.nn.Linear(2, 3, key=jax.random.key(0))
+    >>> state = EquinoxTrainState.from_model(model, optax.adam(1e-3), key=jax.random.key(1))
+    >>> int(state.step), state.to_model().weight.shape
+    (0, (3, 2))
     """
 
     key: jax.Array | None = None
@@ -91,11 +91,13 @@ class EquinoxTrainingEngine(FlaxTrainingEngine[Any, Any, Any]):
     The dropout key comes from ``create_state``'s `rngs` (the `train` binary passes the config's
     ``seed``): the same seed gives the same run.
 
-    Example::
+    A trainer config selects it with ``engine: {"type": "equinox", ...}``; ``trainer.train(model,
+    items)`` then returns an `EquinoxTrainState` whose ``to_model()`` is the trained model.
 
-        trainer = FlaxTrainer(train_dataloader=loader, engine=EquinoxTrainingEngine(optimizer=optax.adam(1e-3)))
-        state = trainer.train(model, train_items)
-        model = state.to_model()
+    >>> from formed.core import from_config
+    >>> engine = from_config(FlaxTrainingEngine, {"type": "equinox", "optimizer": {"type": "adam", "learning_rate": 1e-3}})
+    >>> type(engine).__name__, engine.loss
+    ('EquinoxTrainingEngine', 'loss')
     """
 
     model_base = BaseEquinoxModel

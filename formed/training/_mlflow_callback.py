@@ -39,11 +39,9 @@ def _active_mlflow() -> tuple[ModuleType | None, str]:
 class MlflowCallback(FlaxTrainingCallback):
     """Logs training and validation metrics to the active MLflow run.
 
-    Example::
-
-        with mlflow.start_run():
-            trainer = FlaxTrainer(train_dataloader=train_loader, callbacks=[MlflowCallback()])
-            trainer.train(model, train_items)
+    Open the run around training, ``with mlflow.start_run(): trainer.train(model, items)``, with
+    ``callbacks=[MlflowCallback()]`` in the trainer (or ``{"type": "mlflow"}`` in its config). No
+    runnable example here: ``mlflow`` is not one of formed's dependencies.
     """
 
     keeps_states = False

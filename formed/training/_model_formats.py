@@ -8,9 +8,14 @@ and how to put them back into a freshly built one; `format_of(model)` picks the 
 format that handles a model, and the exported ``formed_model.json`` names it (``"flax_nnx"``),
 so loading needs no guess. Another model library (Equinox) adds its own registered format.
 
-    >>> fmt = format_of(model)                          # doctest: +SKIP
-    >>> named = fmt.named_params(model)                 # {"head": {"kernel": ..., ...}, ...}
-    >>> fmt.load_params(fresh_model, named)             # the same parameters, by name
+    >>> model = nnx.Linear(2, 3, rngs=nnx.Rngs(0))
+    >>> fmt = format_of(model)
+    >>> named = fmt.named_params(model)
+    >>> {name: array.shape for name, array in named.items()}
+    {'bias': (3,), 'kernel': (2, 3)}
+    >>> fresh = fmt.load_params(nnx.Linear(2, 3, rngs=nnx.Rngs(1)), named)  # the same parameters, by name
+    >>> bool((fresh.kernel[...] == model.kernel[...]).all())
+    True
 """
 
 from __future__ import annotations

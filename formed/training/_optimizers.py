@@ -118,9 +118,12 @@ def training_optimizer(
     in the optimizer state, so a checkpoint taken between updates resumes exactly. With every
     option at its default, `optimizer` comes back unchanged.
 
-    >>> tx = training_optimizer(optax.sgd(0.1), accumulation_steps=4, clip_by_global_norm=1.0)
-    >>> type(tx).__name__
-    'GradientTransformationExtraArgs'
+    >>> sgd = optax.sgd(0.1)
+    >>> training_optimizer(sgd) is sgd
+    True
+    >>> tx = training_optimizer(sgd, accumulation_steps=4, clip_by_global_norm=1.0)
+    >>> type(tx.init({"w": jax.numpy.zeros(2)})).__name__  # the partial sum lives in the state
+    'MultiStepsState'
 
     Raises:
         ValueError: for an `accumulation_steps` below 1 or a non-positive clipping bound.

@@ -115,13 +115,20 @@ class ProgressBar:
         log: writes one plain line (``absl.logging.info`` by default).
         window: seconds of recent steps the rate is measured over.
 
-    Example::
+    Not on a terminal, it logs a line every `log_interval` seconds (here with a fake clock, one
+    step a second):
 
-        bar = ProgressBar(total=1000)
-        for step in range(1000):
-            ...
-            bar.update()
-        bar.close()
+    >>> import io
+    >>> now = [0.0]
+    >>> bar = ProgressBar(total=30, stream=io.StringIO(), clock=lambda: now[0], log=print)
+    >>> for step in range(30):
+    ...     now[0] += 1.0  # ... one training step ...
+    ...     bar.update()
+    step 1/30 (3%), 0:00:01 elapsed, 0.0 steps/s, ETA -:--:--
+    step 11/30 (37%), 0:00:11 elapsed, 1.0 steps/s, ETA 0:00:19
+    step 21/30 (70%), 0:00:21 elapsed, 1.0 steps/s, ETA 0:00:09
+    >>> bar.close()
+    step 30/30 (100%), 0:00:30 elapsed, 1.0 steps/s, ETA 0:00:00
     """
 
     def __init__(

@@ -2,7 +2,7 @@
 `train` binary ends with.
 
     >>> print(metrics_table({"test": {"accuracy": 0.98125, "loss": 0.0712}}))
-    split  accuracy  loss
+    split  accuracy    loss
     test     0.9812  0.0712
 """
 

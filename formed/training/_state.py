@@ -35,12 +35,13 @@ class TrainState(train_state.TrainState, Generic[Node]):
         ema_params: the exponential moving average of ``params`` when the engine keeps one
             (``ema_decay``), else ``None`` (no leaves: nothing saved, nothing computed).
 
-    Example::
+    >>> model = nnx.Linear(2, 3, rngs=nnx.Rngs(0))
+    >>> graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    >>> state = TrainState.create(graphdef=graphdef, additional_states=(rest,), params=params, tx=optax.adamw(1e-3))
+    >>> state.step.dtype, nnx.merge(state.graphdef, state.params, *state.additional_states).kernel.shape
+    (dtype('int32'), (2, 3))
 
-        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-        state = TrainState.create(apply_fn=None, graphdef=graphdef, additional_states=(rest,),
-                                  params=params, tx=optax.adamw(1e-3))
-        model = nnx.merge(state.graphdef, state.params, *state.additional_states)
+    `from_model` does the split and the ``create``.
     """
 
     graphdef: nnx.GraphDef[Node] = struct.field(pytree_node=False)

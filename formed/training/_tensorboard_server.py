@@ -1,9 +1,8 @@
 """A real `tensorboard --logdir` server for tests (not part of the public API).
 
->>> server = TensorBoardServer("/tmp/formed/run1", "/tmp/tensorboard.log")  # doctest: +SKIP
->>> server.get_json("/data/runs")  # doctest: +SKIP
-['.']
->>> server.close()  # doctest: +SKIP
+``TensorBoardServer(logdir, log_path)`` starts ``tensorboard --logdir`` on a free port and waits
+until it answers; ``server.get_json("/data/runs")`` then returns the runs it lists (``['.']``),
+and ``server.close()`` stops it. (No doctest: starting TensorBoard takes seconds.)
 """
 
 from __future__ import annotations
