@@ -103,6 +103,8 @@ class Predictor:
         """(chunk size, padded batch) pairs, collated on a background thread two batches ahead;
         an error (a malformed record, a missing column) arrives after the batches before it."""
         self._require_datamodule()
+        collator = self.collator
+        assert collator is not None  # made with the data module, which is there
         results: queue.Queue[Any] = queue.Queue(maxsize=2)
         stop = threading.Event()
 
@@ -123,7 +125,7 @@ class Predictor:
                     if not chunk:
                         break
                     try:
-                        batch = self.collator(chunk)
+                        batch = collator(chunk)
                     except ValueError as error:
                         raise ValueError(f"records {start + 1}-{start + len(chunk)}: {error}") from None
                     start += len(chunk)
@@ -155,7 +157,7 @@ class Predictor:
             return self._forward(self._state, batch)
         except KeyError as error:
             name = error.args[0] if error.args else None
-            fields = self.datamodule.fields
+            fields = self._require_datamodule().fields
             if isinstance(name, str) and name in fields:
                 column = fields[name].column or name
                 raise ValueError(
@@ -210,16 +212,17 @@ class Predictor:
 
         if not records:
             raise ValueError(f"{source}: no records to evaluate")
-        self._require_datamodule().require_targets(records, source)
+        datamodule = self._require_datamodule()
+        datamodule.require_targets(records, source)
         if "trainer" not in self.config:
             raise ValueError("evaluate needs the run's config (its trainer section names the evaluators)")
-        trainer = build_trainer(self.config, self.datamodule)
+        trainer = build_trainer(self.config, datamodule)
         trainer.progress = False
         dataloader = trainer.val_dataloader
         if dataloader is None:
             from formed.data import BasicBatchSampler, DataLoader
 
-            dataloader = DataLoader(BasicBatchSampler(batch_size=self.batch_size), collator=PaddedCollator(self.datamodule))
+            dataloader = DataLoader(BasicBatchSampler(batch_size=self.batch_size), collator=PaddedCollator(datamodule))
         state = trainer.engine.create_state(None, trainer, self.model)
         evaluators = evaluators_of(trainer.callbacks, trainer, self.model, state)
         return trainer.evaluate(self.model, state, list(records), dataloader=dataloader, evaluators=evaluators)

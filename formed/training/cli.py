@@ -152,7 +152,7 @@ def _closed_event_loop(exc_value: BaseException | None) -> bool:
     return isinstance(exc_value, RuntimeError) and str(exc_value) == "Event loop is closed"
 
 
-def _drop_closed_event_loop_reports(default: Callable[[object], None]) -> Callable[[object], None]:
+def _drop_closed_event_loop_reports(default: Callable[[Any], object]) -> Callable[[Any], None]:
     """An unraisable-exception hook that drops "Event loop is closed" and passes on the rest.
 
     When an orbax save fails (a full disk), orbax closes the event loop of the save while
@@ -160,7 +160,7 @@ def _drop_closed_event_loop_reports(default: Callable[[object], None]) -> Callab
     unraisable exception printed after the binary's ``error:`` line, that it could not notify
     the closed loop. They say nothing the error line does not."""
 
-    def hook(unraisable: object) -> None:
+    def hook(unraisable: Any) -> None:
         if not _closed_event_loop(getattr(unraisable, "exc_value", None)):
             default(unraisable)
 
@@ -179,7 +179,7 @@ def quiet_logs() -> None:
             handler.addFilter(_not_orbax_info)
         if not getattr(sys.unraisablehook, "drops_closed_event_loop", False):
             sys.unraisablehook = _drop_closed_event_loop_reports(sys.unraisablehook)
-            sys.unraisablehook.drops_closed_event_loop = True  # type: ignore[attr-defined]
+            sys.unraisablehook.drops_closed_event_loop = True  # type: ignore[attr-defined]  # a marker, read with getattr above
 
 
 def import_flagged_modules() -> None:

@@ -58,7 +58,10 @@ def hand_written_loop(model: nnx.Module, batches: list[Any]) -> float:
 
 
 def bench(name: str, predictor: Predictor, records: list[dict[str, Any]], repeats: int) -> None:
-    batches = [predictor.collator(records[i : i + predictor.batch_size]) for i in range(0, len(records), predictor.batch_size)]
+    collator = predictor.collator
+    if collator is None:
+        raise ValueError(f"{name}: the predictor has no data module to batch records with")
+    batches = [collator(records[i : i + predictor.batch_size]) for i in range(0, len(records), predictor.batch_size)]
     predictor.predict(records[: predictor.batch_size * 4])  # warm up
     predictor.predict(records)  # compiles any bucket not yet seen
     ours = min(_timed(lambda: predictor.predict(records)) for _ in range(repeats))
