@@ -132,7 +132,8 @@ def load_model(
     directory saved without one (a workflow's cached model) needs it to predict or evaluate,
     and without it gives a `Predictor` whose ``model`` is ready and whose ``predict`` says so.
 
-    >>> predictor = load_model("/tmp/cache/steps/b45b.../artifact", datamodule=fitted)  # doctest: +SKIP
+    For example ``load_model("<cache_dir>/steps/<fingerprint>/artifact", datamodule=fitted)``
+    predicts with a workflow's cached model.
 
     Raises:
         FileNotFoundError: if `path` does not exist.

@@ -74,8 +74,16 @@ class EquinoxModelFormat(ModelDirectoryFormat[eqx.Module]):
     model without a config, or one whose config no longer builds its structure (changed after
     it was built), is saved with its structure pickled instead (``structure.pkl``).
 
-    >>> EquinoxModelFormat().write(trained, directory)        # doctest: +SKIP
-    >>> formed.training.load_model(directory).model           # the same arrays  # doctest: +SKIP
+    >>> import pathlib, tempfile
+    >>> model = eqx.nn.Linear(2, 3, key=jax.random.key(0))  # built by hand: no config, so pickled
+    >>> directory = pathlib.Path(tempfile.mkdtemp())
+    >>> EquinoxModelFormat().write(model, directory)
+    >>> sorted(path.name for path in directory.iterdir())
+    ['formed_model.json', 'params', 'structure.pkl']
+    >>> bool((EquinoxModelFormat().read(directory).weight == model.weight).all())  # the same arrays
+    True
+
+    ``formed.training.load_model(directory)`` reads it too.
     """
 
     model_format = "equinox"
