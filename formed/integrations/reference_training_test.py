@@ -88,7 +88,7 @@ def test_item6_single_device_reduce_returns_the_array_for_any_op() -> None:
     for op in ("mean", "sum", "max", "anything"):
         assert SingleDeviceDistributor().reduce(array, op) is array
     with pytest.raises(ValueError, match="'max'"):
-        DataParallelDistributor(num_devices=1).reduce(array, "max")  # type: ignore[arg-type]  # the unknown op is the point
+        DataParallelDistributor(num_devices=1).reduce(array, "max")
 
 
 # Item 7: a callback may keep every state it is handed and read them all after training.

@@ -273,9 +273,9 @@ class EarlyStoppingCallback(FlaxTrainingCallback):
             return
         self.evaluations_without_improvement += 1
         if self.evaluations_without_improvement >= self.patience:
+            best = "none yet" if self.best_score is None else f"{self.sign * self.best_score:.6g}"
             raise StopEarly(
-                f"{self.metric_name} has not improved for {self.patience} evaluations "
-                f"(best {self.sign * self.best_score:.6g} at step {self.best_step})"
+                f"{self.metric_name} has not improved for {self.patience} evaluations (best {best} at step {self.best_step})"
             )
 
     def _save_best(self, state: TrainState, metrics: dict[str, float]) -> None:

@@ -196,7 +196,7 @@ def test_batch_hooks_see_each_state_and_output_and_change_nothing():
     seen = []
     trainer = _trainer(max_epochs=1)
     hooks = FlaxTrainingCallback()
-    hooks.on_batch_end = lambda trainer, model, state, epoch, output: seen.append(float(output.loss))
+    hooks.on_batch_end = lambda trainer, model, state, epoch, output: seen.append(float(output.loss))  # type: ignore[method-assign]  # on the instance is the point
     trainer.callbacks.append(hooks)
     trainer.train(TinyClassifier(), records)
     assert len(seen) == 4

@@ -49,7 +49,7 @@ class ModelFlags:
     import time, as absl flags are."""
 
     def __init__(self, run_help: str, batch_size_help: str | None = None) -> None:
-        self.run = flags.DEFINE_string("run", None, run_help)
+        self.run = flags.DEFINE_string("run", None, run_help, required=True)
         self.checkpoint = flags.DEFINE_string("checkpoint", "best", "Of a run: 'best', 'latest' or a step number.")
         self.batch_size = flags.DEFINE_integer("batch_size", 64, batch_size_help) if batch_size_help else None
 
@@ -57,9 +57,8 @@ class ModelFlags:
         """The `Predictor` of ``--run`` at ``--checkpoint`` (see `formed.training.load_model`)."""
         from formed.training._model_directory import load_model  # the binaries' only heavy import
 
-        checkpoint: str | int = self.checkpoint.value
-        if checkpoint.isdigit():
-            checkpoint = int(checkpoint)
+        value = self.checkpoint.value
+        checkpoint: str | int = int(value) if value.isdigit() else value
         if self.batch_size is None:
             return load_model(self.run.value, checkpoint=checkpoint)
         return load_model(self.run.value, checkpoint=checkpoint, batch_size=self.batch_size.value)

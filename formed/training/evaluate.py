@@ -26,24 +26,27 @@ _MODEL = cli.ModelFlags(
 _RECORDS = cli.RecordFlags("Labelled JSONL, CSV or TSV records.")
 _INPUT = _RECORDS.input
 _OUTPUT = flags.DEFINE_string("output", None, "Also write the metrics to this JSON file.")
-flags.mark_flags_as_required(["run", "input"])
+flags.mark_flag_as_required("input")
 
 
 def main(argv: list[str]) -> None:
     del argv
+    source = _INPUT.value
+    if source is None:  # absl has checked it is given (a required flag)
+        raise ValueError("--input is required")
     predictor = _MODEL.load()
     skipped = SkipCounter() if _RECORDS.skip_malformed.value else None
-    records = read_records(_INPUT.value, _RECORDS.format.value, skipped)
-    metrics = predictor.evaluate(records, source=_INPUT.value)
+    records = read_records(source, _RECORDS.format.value, skipped)
+    metrics = predictor.evaluate(records, source=source)
     step = predictor.info.get("step")
-    print(f"{predictor.info.get('source')}" + (f" (step {step})" if step is not None else "") + f" on {_INPUT.value}: {len(records)} records")
+    print(f"{predictor.info.get('source')}" + (f" (step {step})" if step is not None else "") + f" on {source}: {len(records)} records")
     if skipped is not None and skipped.count:
         print(f"skipped {skipped.count} malformed line(s)")
-    print(metrics_table({os.path.basename(_INPUT.value): metrics}), flush=True)
+    print(metrics_table({os.path.basename(source): metrics}), flush=True)
     if _OUTPUT.value:
         write_json_atomically(
             os.path.abspath(_OUTPUT.value),
-            {"metrics": metrics, "input": os.path.abspath(_INPUT.value), "records": len(records),
+            {"metrics": metrics, "input": os.path.abspath(source), "records": len(records),
              "skipped": skipped.count if skipped else 0, "model": predictor.info.get("source"), "step": step},
         )
 

@@ -15,8 +15,7 @@ from formed.training import cli
 from formed.training._model_directory import export_model
 
 _MODEL = cli.ModelFlags("A run's work directory (or an exported model, to copy).")
-_OUTPUT = flags.DEFINE_string("output", None, "The model directory to write.")
-flags.mark_flags_as_required(["run", "output"])
+_OUTPUT = flags.DEFINE_string("output", None, "The model directory to write.", required=True)
 
 
 def main(argv: list[str]) -> None:

@@ -32,7 +32,6 @@ _MODEL = cli.ModelFlags("A run's work directory or an exported model directory."
 _RECORDS = cli.RecordFlags("JSONL, CSV or TSV records; standard input (JSONL) when absent or '-'.")
 _INPUT = _RECORDS.input
 _OUTPUT = flags.DEFINE_string("output", None, "Where the JSON lines go; standard output when absent.")
-flags.mark_flags_as_required(["run"])
 
 
 def write_predictions(predictions: Iterable[dict[str, Any]], out: IO[str]) -> int:

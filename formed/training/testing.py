@@ -89,7 +89,7 @@ def train_tiny(model: Any, engine: Any, distributor: Any, batch_size: int = 16, 
     ``make_records(96)`` (validated on 32 records), `epochs` epochs of `batch_size`."""
     from formed.training._trainer import FlaxTrainer
 
-    trainer = FlaxTrainer(
+    trainer: FlaxTrainer = FlaxTrainer(
         train_dataloader=list_loader(batch_size),
         val_dataloader=list_loader(32),
         engine=engine,
