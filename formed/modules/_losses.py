@@ -62,7 +62,7 @@ class CrossEntropyLoss(BaseClassificationLoss[_ParamsT]):
         reduce: ``"mean"``: the weighted mean ``sum(w_i * l_i) / sum(w_i)`` (the plain mean
             without a weighter); ``"sum"``: ``sum(w_i * l_i)``.
 
-    >>> from formed.modules.weighters import StaticLabelWeighter
+    >>> from formed.modules import StaticLabelWeighter
     >>> loss = CrossEntropyLoss(weighter=StaticLabelWeighter([1.0, 3.0]))
     >>> logits, labels = jnp.zeros((2, 2)), jnp.array([0, 1])  # (batch, classes), (batch,)
     >>> round(float(loss(logits, labels)), 4)  # a scalar: ln 2 when every class is as likely

@@ -132,6 +132,7 @@ class TextClassifier(BaseFlaxModel[Mapping[str, Any], ClassifierOutput, Any]):
         """Per record: the predicted ``label`` and the ``probabilities`` of every label, by name
         (the label field's names when `datamodule` is given, else the class ids).
 
+        >>> import numpy as np
         >>> from formed.modules import AnalyzedTextEmbedder, BagOfEmbeddingsSequenceVectorizer, TokenEmbedder
         >>> model = TextClassifier(
         ...     num_classes=2, embedder=AnalyzedTextEmbedder(surface=TokenEmbedder(10, 4, rngs=0)),
