@@ -27,12 +27,13 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from typing import Any, Callable, Generic, Iterable, Literal, Sequence, TypeVar
+from typing import Any, Callable, Generic, Iterable, Literal, Sequence, Sized
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from typing_extensions import TypeVar
 
 from formed.core import Registrable, RngsLike
 from formed.data import DataLoader
@@ -45,10 +46,10 @@ from formed.training._profiling import ProfileCallback, check_profile_steps
 from formed.training._progress import ProgressBar
 from formed.training._state import TrainState
 
-ItemT = TypeVar("ItemT")
-ModelInputT = TypeVar("ModelInputT")
-ModelOutputT = TypeVar("ModelOutputT")
-ModelParamsT = TypeVar("ModelParamsT")
+ItemT = TypeVar("ItemT", default=Any)
+ModelInputT = TypeVar("ModelInputT", default=Any)
+ModelOutputT = TypeVar("ModelOutputT", default=Any)
+ModelParamsT = TypeVar("ModelParamsT", default=Any)
 
 Strategy = Literal["epoch", "step"]
 # A data loader maps a dataset to an iterable of batches (one pass = one epoch), e.g.
@@ -100,8 +101,8 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
     def __init__(
         self,
         *,
-        train_dataloader: DataLoader,
-        val_dataloader: DataLoader | None = None,
+        train_dataloader: DataLoader | DataLoaderLike,
+        val_dataloader: DataLoader | DataLoaderLike | None = None,
         engine: FlaxTrainingEngine | None = None,
         callbacks: Sequence[FlaxTrainingCallback] = (),
         distributor: BaseDistributor | None = None,
@@ -115,7 +116,7 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
         val_prefix: str = "val/",
         progress: bool = True,
         progress_interval: float = 10.0,
-        profile_steps: tuple[int, int] | None = None,
+        profile_steps: Sequence[int] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         for name, strategy in (("eval_strategy", eval_strategy), ("logging_strategy", logging_strategy)):
@@ -203,7 +204,7 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
 
     def evaluate(
         self,
-        model: nnx.Module,
+        model: Any,
         state: TrainState,
         dataset: Sequence[ItemT],
         dataloader: DataLoaderLike | None = None,
@@ -237,7 +238,7 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
             metrics.update(evaluator.compute())
         return metrics
 
-    def _validate(self, model: nnx.Module, state: TrainState, val_dataset: Sequence[ItemT]) -> dict[str, float]:
+    def _validate(self, model: Any, state: TrainState, val_dataset: Sequence[ItemT]) -> dict[str, float]:
         evaluators = evaluators_of(self.callbacks, self, model, state)
         metrics = self.evaluate(model, state, val_dataset, evaluators=evaluators)
         try:
@@ -265,7 +266,7 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
             epoch = (step - 1) // max(self.steps_per_epoch, 1) + 1
             raise NonFiniteLossError(step=step, epoch=epoch)
 
-    def _log_train(self, model: nnx.Module, state: TrainState, losses: _LossSum) -> dict[str, float]:
+    def _log_train(self, model: Any, state: TrainState, losses: _LossSum) -> dict[str, float]:
         metrics, first_nonfinite = losses.read_and_reset(has_loss=self._compiled is None or self._compiled.has_loss)
         self._raise_if_nonfinite(first_nonfinite)
         for callback in self.callbacks:
@@ -274,7 +275,7 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
 
     def _report(
         self,
-        model: nnx.Module,
+        model: Any,
         state: TrainState,
         val_dataset: Sequence[ItemT] | None,
         losses: _LossSum | None,
@@ -292,7 +293,7 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
 
     def train(
         self,
-        model: nnx.Module,
+        model: Any,
         train_dataset: Sequence[ItemT],
         val_dataset: Sequence[ItemT] | None = None,
         state: TrainState | None = None,
@@ -320,10 +321,12 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
             # Copy once: the step donates the state's buffers, which may be shared with `model` or the caller.
             state = jax.tree.map(lambda x: x.copy() if isinstance(x, jax.Array) else x, state)
         _share_between_processes(self.train_dataloader, self.distributor, "train_dataloader")
-        train_batches = self.train_dataloader(train_dataset)
+        train_batches: Iterable[Any] = self.train_dataloader(train_dataset)
+        if not isinstance(train_batches, Sized):
+            train_batches = list(train_batches)
         try:
-            steps_per_epoch = len(train_batches)  # type: ignore[arg-type]
-        except TypeError:
+            steps_per_epoch = len(train_batches)
+        except TypeError:  # a length known only after a pass
             train_batches = list(train_batches)
             steps_per_epoch = len(train_batches)
         if steps_per_epoch == 0:

@@ -25,7 +25,7 @@ import contextlib
 import io
 import sys
 import time
-from typing import Any
+from typing import Any, Callable
 
 import equinox as eqx
 import jax
@@ -37,11 +37,17 @@ from formed.core import AnalyzedTextBatch, IDSequenceBatch, from_config, use_rng
 from formed.data import BasicBatchSampler, DataLoader
 from formed.equinox import BaseEquinoxModel
 from formed.modules import BaseFlaxModel
-from formed.training import DefaultFlaxTrainingEngine, EquinoxTrainingEngine, FlaxTrainer, FlaxTrainingCallback
+from formed.training import (
+    DefaultFlaxTrainingEngine,
+    EquinoxTrainingEngine,
+    FlaxTrainer,
+    FlaxTrainingCallback,
+    FlaxTrainingEngine,
+)
 
 VOCAB_SIZE = 500
 NUM_CLASSES = 4
-CASES = {
+CASES: dict[str, dict[str, Any]] = {
     "lstm_b32_l64": dict(
         batch_size=32,
         length=64,
@@ -64,14 +70,14 @@ CASES = {
 
 # The Equinox LSTM classifier (the model keys of the Flax LSTM case), at both batch shapes.
 EQUINOX_MODEL = CASES["lstm_b32_l64"]["model"]
-EQUINOX_CASES = {
+EQUINOX_CASES: dict[str, dict[str, Any]] = {
     "equinox_lstm_b32_l64": dict(batch_size=32, length=64, model=EQUINOX_MODEL),
     "equinox_lstm_b8_l16": dict(batch_size=8, length=16, model=EQUINOX_MODEL),
 }
 
 
 # Accumulation, clipping and EMA together, on each Flax case.
-FEATURES = dict(accumulation_steps=4, clip_by_global_norm=1.0, ema_decay=0.99)
+FEATURES: dict[str, Any] = dict(accumulation_steps=4, clip_by_global_norm=1.0, ema_decay=0.99)
 FEATURE_CASES = {f"{name}_accum4_clip_ema": name for name in CASES}
 PROGRESS_CASES = {"tiny_b8_l16_progress_terminal": "tiny_b8_l16"}
 
@@ -99,17 +105,23 @@ def loader() -> DataLoader:
     return DataLoader(BasicBatchSampler(batch_size=1), collator=lambda items: items[0], prefetch=2)
 
 
+def split_params(model: nnx.Module) -> tuple[Any, Any, Any]:
+    """``nnx.split(model, nnx.Param, ...)``: the graph, the parameters and the other states."""
+    graphdef, params, *others = nnx.split(model, nnx.Param, ...)
+    return graphdef, params, others[0]
+
+
 def hand_written(model: nnx.Module, batches: list[Any], tx: optax.GradientTransformation) -> tuple[float, Any]:
     """Steps per second of a plain jitted update loop, and its final parameters."""
     model.train()
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    graphdef, params, rest = split_params(model)
     params = jax.tree.map(lambda x: x.copy(), params)
     opt_state = tx.init(params)
 
     def step(params: Any, rest: Any, opt_state: Any, batch: Any) -> tuple[Any, Any, Any, jax.Array]:
         model = nnx.merge(graphdef, params, rest)
         loss, grads = nnx.value_and_grad(lambda m: m(batch).loss)(model)
-        _, _, rest = nnx.split(model, nnx.Param, ...)  # RNG counters advanced by the LSTM
+        rest = split_params(model)[2]  # RNG counters advanced by the LSTM
         updates, opt_state = tx.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), rest, opt_state, loss
 
@@ -131,13 +143,13 @@ def hand_written_features(
     """The hand-written loop with accumulation, clipping and an EMA of the parameters, written
     as a user would with optax alone; its steps per second and final parameters."""
     model.train()
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    graphdef, params, rest = split_params(model)
     tx = optax.MultiSteps(optax.chain(optax.clip_by_global_norm(clip_by_global_norm), optax.adam(1e-3)), accumulation_steps)
 
     def step(params: Any, rest: Any, opt_state: Any, ema: Any, batch: Any) -> tuple[Any, Any, Any, Any, jax.Array]:
         model = nnx.merge(graphdef, params, rest)
         loss, grads = nnx.value_and_grad(lambda m: m(batch).loss)(model)
-        _, _, rest = nnx.split(model, nnx.Param, ...)
+        rest = split_params(model)[2]
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
         updated = opt_state.mini_step == 0
@@ -230,46 +242,51 @@ def _trainer(engine: Any, progress: bool = False) -> FlaxTrainer:
 
 
 def run_case(name: str, steps: int, rounds: int) -> float:
-    equinox = name in EQUINOX_CASES
-    features = name in FEATURE_CASES
     progress = name in PROGRESS_CASES
     base = FEATURE_CASES.get(name) or PROGRESS_CASES.get(name) or name
-    case = EQUINOX_CASES[name] if equinox else CASES[base]
+    case = EQUINOX_CASES[name] if name in EQUINOX_CASES else CASES[base]
     batches = make_batches(steps, case["batch_size"], case["length"])
-    model = make_equinox_model(case["model"]) if equinox else make_model(case["model"])
     tx = optax.adam(1e-3)
-    if equinox:
-        engine = EquinoxTrainingEngine(optimizer=tx)
+    # The model, the trainer's engine and the baseline loop of each kind of case.
+    baseline: Callable[[], tuple[float, Any]]
+    engine: FlaxTrainingEngine
+    model: Any
+    if name in EQUINOX_CASES:
+        equinox_model = model = make_equinox_model(case["model"])
+        equinox_engine = EquinoxTrainingEngine(optimizer=tx)
+        key = equinox_engine.create_state(None, _trainer(equinox_engine), equinox_model).key
+        assert key is not None  # create_state always draws one (the loop splits it per step)
+        engine = equinox_engine
+        baseline = lambda: hand_written_equinox(equinox_model, batches, tx, key)  # noqa: E731
     else:
-        engine = DefaultFlaxTrainingEngine(optimizer=tx, **(FEATURES if features else {}))
-    trainer = _trainer(engine, progress=progress)
-    baseline_trainer = _trainer(DefaultFlaxTrainingEngine(optimizer=tx)) if progress else None
-    # A terminal for the progress case (the bar draws on stderr); no effect on the others.
-    terminal = contextlib.redirect_stderr(_Terminal()) if progress else contextlib.nullcontext()
-    with terminal:
-        trainer.train(model, batches[:3])  # compiles the step
-    if baseline_trainer is not None:
-        baseline_trainer.train(model, batches[:3])
-    best_trainer = best_hand = 0.0
-    key = trainer.engine.create_state(None, trainer, model).key if equinox else None
-    for _ in range(rounds):
-        if equinox:
-            hand_rate, hand_params = hand_written_equinox(model, batches, tx, key)
-        elif features:
-            hand_rate, hand_params = hand_written_features(model, batches, **FEATURES)
+        flax_model = model = make_model(case["model"])
+        if name in FEATURE_CASES:
+            engine = DefaultFlaxTrainingEngine(optimizer=tx, **FEATURES)
+            baseline = lambda: hand_written_features(flax_model, batches, **FEATURES)  # noqa: E731
         elif progress:
-            hand_rate, hand_params = with_trainer(baseline_trainer, model, batches)
+            engine = DefaultFlaxTrainingEngine(optimizer=tx)
+            baseline_trainer = _trainer(DefaultFlaxTrainingEngine(optimizer=tx))
+            baseline_trainer.train(flax_model, batches[:3])
+            baseline = lambda: with_trainer(baseline_trainer, flax_model, batches)  # noqa: E731
         else:
-            hand_rate, hand_params = hand_written(model, batches, tx)
-        with (contextlib.redirect_stderr(_Terminal()) if progress else contextlib.nullcontext()):
+            engine = DefaultFlaxTrainingEngine(optimizer=tx)
+            baseline = lambda: hand_written(flax_model, batches, tx)  # noqa: E731
+    trainer = _trainer(engine, progress=progress)
+    # A terminal for the progress case (the bar draws on stderr); no effect on the others.
+    with contextlib.redirect_stderr(_Terminal()) if progress else contextlib.nullcontext():
+        trainer.train(model, batches[:3])  # compiles the step
+    best_trainer = best_hand = 0.0
+    for _ in range(rounds):
+        hand_rate, hand_params = baseline()
+        with contextlib.redirect_stderr(_Terminal()) if progress else contextlib.nullcontext():
             trainer_rate, trainer_params = with_trainer(trainer, model, batches)
         best_hand, best_trainer = max(best_hand, hand_rate), max(best_trainer, trainer_rate)
     # Same updates in the same order: the two loops must agree, or the comparison is void.
     difference = max(float(np.max(np.abs(a - b))) for a, b in zip(jax.tree.leaves(hand_params), jax.tree.leaves(trainer_params)))
     ratio = best_trainer / best_hand
-    baseline = "progress off" if progress else "hand-written"
+    baseline_name = "progress off" if progress else "hand-written"
     print(
-        f"{name}: {baseline} {best_hand:8.1f} steps/s | FlaxTrainer {best_trainer:8.1f} steps/s | "
+        f"{name}: {baseline_name} {best_hand:8.1f} steps/s | FlaxTrainer {best_trainer:8.1f} steps/s | "
         f"ratio {ratio:.3f} | max |param difference| {difference:.2e}",
         flush=True,
     )

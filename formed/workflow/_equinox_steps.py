@@ -134,8 +134,7 @@ def train_equinox_model(
         if context is not None and context.work_dir is not None:
             state = train_in_step(context, trainer, model, train_dataset, val_dataset, rngs)
         else:
-            # FlaxTrainer.train annotates `model` as nnx.Module, yet trains what its engine takes.
-            state = trainer.train(model, train_dataset, val_dataset, rngs=rngs)  # type: ignore[arg-type]  # see above
+            state = trainer.train(model, train_dataset, val_dataset, rngs=rngs)
     trained = state.to_model()
     config = config_of(model)
     if config is None and context is not None:

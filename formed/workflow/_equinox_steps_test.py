@@ -110,7 +110,7 @@ def test_errors_name_the_file_and_the_type(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="formed_model.json"):
         EquinoxModelFormat().read(tmp_path)
     with pytest.raises(TypeError, match="eqx.Module"):
-        EquinoxModelFormat().write({"not": "a model"}, tmp_path)
+        EquinoxModelFormat().write({"not": "a model"}, tmp_path)  # type: ignore[arg-type]  # the wrong type is the point
     flax_trainer = FlaxTrainer(train_dataloader=loader, engine=DefaultFlaxTrainingEngine(), progress=False)
     with pytest.raises(TypeError, match="'equinox'"):
         train_equinox_model(Mlp(key=0), flax_trainer, records(16))

@@ -94,7 +94,7 @@ def test_reading_a_directory_without_a_model_names_the_file(tmp_path: Path) -> N
 
 def test_writing_something_else_than_a_module_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="nnx modules"):
-        FlaxModelFormat().write({"not": "a model"}, tmp_path)
+        FlaxModelFormat().write({"not": "a model"}, tmp_path)  # type: ignore[arg-type]  # the wrong type is the point
 
 
 def test_train_returns_a_trained_copy_and_leaves_the_input_model_as_it_was() -> None:
