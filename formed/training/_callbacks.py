@@ -126,7 +126,7 @@ class EvaluationCallback(FlaxTrainingCallback, Generic[ModelInputT, ModelOutputT
 
     keeps_states = False
 
-    def __init__(self, evaluator: BaseEvaluator) -> None:
+    def __init__(self, evaluator: BaseEvaluator | IEvaluator) -> None:
         self.evaluator = evaluator
 
     def on_eval_start(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> IEvaluator:
