@@ -14,14 +14,13 @@ import os
 import re
 
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 
+import saved_checkpoints
 import train_binary
 
 CONFIG = os.path.join(train_binary.REPO_ROOT, "formed", "training", "configs", "equinox_text_classifier.py")
 FLAGS = ("--config.trainer.max_epochs=2",)
-_STEP_DIR = re.compile(r"step_(\d+)")
 
 
 def _flags(workdir: str) -> list[str]:
@@ -34,14 +33,8 @@ def _read_json(path: str) -> dict:
 
 
 def _resumable_steps(workdir: str) -> list[int]:
-    """Complete checkpoints that the index records: those a rerun may resume from."""
-    directory = os.path.join(workdir, "checkpoints")
-    path = os.path.join(directory, "index.json")
-    if not os.path.exists(path):
-        return []
-    recorded = {entry["step"] for entry in _read_json(path)["checkpoints"]}
-    on_disk = {int(m.group(1)) for name in os.listdir(directory) if (m := _STEP_DIR.fullmatch(name))}
-    return sorted(recorded & on_disk)
+    """Complete checkpoints: those a rerun may resume from."""
+    return saved_checkpoints.committed_steps(os.path.join(workdir, "checkpoints"))
 
 
 def _leaves(tree: object, prefix: str = "") -> dict[str, object]:
@@ -90,7 +83,7 @@ def test_a_killed_equinox_run_resumes_to_the_uninterrupted_result(uninterrupted:
     assert steps == _resumable_steps(workdir_a)
     for step in steps:
         a, b = (
-            _leaves(ocp.PyTreeCheckpointer().restore(os.path.join(w, "checkpoints", f"step_{step:08d}")))
+            _leaves(saved_checkpoints.read_arrays(os.path.join(w, "checkpoints"), step))
             for w in (workdir_a, workdir_b)
         )
         assert a.keys() == b.keys()

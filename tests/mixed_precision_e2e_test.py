@@ -9,8 +9,8 @@ import json
 import os
 
 import numpy as np
-import orbax.checkpoint as ocp
 
+import saved_checkpoints
 import train_binary
 
 DEFAULT_CONFIG = os.path.join(train_binary.REPO_ROOT, "formed", "training", "configs", "text_classifier.py")
@@ -37,7 +37,6 @@ def test_bfloat16_training_keeps_float32_parameters_and_reaches_the_accuracy(tmp
     # The float32 default config reaches 1.0; bfloat16 arithmetic must not cost more than a point.
     assert metrics["validation"]["accuracy"] >= 0.99, metrics
     checkpoints = os.path.join(workdir, "checkpoints")
-    latest = sorted(name for name in os.listdir(checkpoints) if name.startswith("step_"))[-1]
-    arrays = ocp.PyTreeCheckpointer().restore(os.path.join(checkpoints, latest))["state"]
+    arrays = saved_checkpoints.state_arrays(checkpoints, saved_checkpoints.committed_steps(checkpoints)[-1])
     floating = [np.asarray(a) for a in arrays.values() if np.asarray(a).dtype.kind == "f"]
     assert floating and all(a.dtype == np.float32 for a in floating)

@@ -21,15 +21,14 @@ import re
 import subprocess
 
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 
+import saved_checkpoints
 import train_binary
 from process_group import HEARTBEAT_TIMEOUT_S, ProcessGroup, device_env, free_port
 
 STEPS = 8  # 1 epoch; checkpoints every 2 steps
 KILL_AT_STEP = 3  # after the checkpoint of step 2
-_STEP_DIR = re.compile(r"step_(\d+)")
 
 
 def read_json(path: str) -> dict:
@@ -38,21 +37,15 @@ def read_json(path: str) -> dict:
 
 
 def resumable_steps(workdir: str) -> list[int]:
-    """Complete checkpoints (step_N directories) that the index records."""
-    directory = os.path.join(workdir, "checkpoints")
-    index = os.path.join(directory, "index.json")
-    if not os.path.exists(index):
-        return []
-    recorded = {entry["step"] for entry in read_json(index)["checkpoints"]}
-    on_disk = {int(m.group(1)) for name in os.listdir(directory) if (m := _STEP_DIR.fullmatch(name))}
-    return sorted(recorded & on_disk)
+    """Complete checkpoints (step_N directories: orbax renames one into place once every process
+    has written its part)."""
+    return saved_checkpoints.committed_steps(os.path.join(workdir, "checkpoints"))
 
 
 def saved_state(workdir: str, step: int | None = None) -> dict[str, np.ndarray]:
-    """The train state's arrays saved at `step` (the latest by default)."""
+    """The train state's arrays saved at `step` (the latest by default), by path."""
     step = max(resumable_steps(workdir)) if step is None else step
-    tree = ocp.PyTreeCheckpointer().restore(os.path.join(workdir, "checkpoints", f"step_{step:08d}"))
-    return {key: np.asarray(value) for key, value in tree["state"].items()}
+    return saved_checkpoints.state_arrays(os.path.join(workdir, "checkpoints"), step)
 
 
 def assert_states_close(actual: dict, expected: dict, what: str, rtol: float, atol: float) -> None:
@@ -128,7 +121,7 @@ def test_killing_one_process_stops_the_other_and_a_rerun_resumes_to_the_uninterr
     assert resumable_steps(workdir) == resumable_steps(expected_dir)
     for step in resumable_steps(expected_dir):
         assert_states_close(saved_state(workdir, step), saved_state(expected_dir, step), f"step {step}", rtol=1e-5, atol=1e-6)
-    index, expected_index = (read_json(os.path.join(w, "checkpoints", "index.json")) for w in (workdir, expected_dir))
+    index, expected_index = (saved_checkpoints.read_index(os.path.join(w, "checkpoints")) for w in (workdir, expected_dir))
     assert index["best"] == expected_index["best"]
     metrics, expected = (read_json(os.path.join(w, "metrics.json")) for w in (workdir, expected_dir))
     for split in ("validation", "test"):

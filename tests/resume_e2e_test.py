@@ -7,8 +7,8 @@ killed as soon as its first checkpoint exists (in epoch 1), then, after a rerun,
 checkpoint at or past the end of epoch 2 exists: by then two evaluations have happened, which the
 best checkpoint and early stopping (its best state, its patience count) depend on. Wherever the
 kills land, the final rerun must end where run A ended. Compared with run A: every kept checkpoint
-(all arrays: parameters, optimizer state, RNG state, step, callback states), the checkpoint index
-(kept steps, best step and its metric), `metrics.json` (final validation and test metrics of the
+(all arrays: parameters, optimizer state, RNG state, step, callback states), the steps' metadata
+(kept steps, best step and its metric, callback states), `metrics.json` (final validation and test metrics of the
 state early stopping restores) and the validation curves TensorBoard reads.
 """
 
@@ -21,10 +21,10 @@ import signal
 from typing import Callable
 
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 from tensorboard.backend.event_processing import event_accumulator
 
+import saved_checkpoints
 import train_binary
 
 STEPS_PER_EPOCH = 8
@@ -42,13 +42,9 @@ def checkpoint_steps(workdir: str) -> list[int]:
 
 
 def resumable_steps(workdir: str) -> list[int]:
-    """Complete checkpoints that the index records too: those a rerun may resume from (a step
-    directory whose index entry was never written is not)."""
-    path = os.path.join(workdir, "checkpoints", "index.json")
-    if not os.path.exists(path):
-        return []
-    recorded = {entry["step"] for entry in read_json(path)["checkpoints"]}  # written atomically
-    return [step for step in checkpoint_steps(workdir) if step in recorded]
+    """Complete checkpoints: those a rerun may resume from (orbax renames a step directory into
+    place once it is whole, its checksums included)."""
+    return saved_checkpoints.committed_steps(os.path.join(workdir, "checkpoints"))
 
 
 def read_json(path: str) -> object:
@@ -85,7 +81,7 @@ def assert_trees_close(actual: object, expected: object, what: str) -> None:
 
 def restore_checkpoint(workdir: str, step: int) -> object:
     """Everything orbax saved for `step`: the train state's arrays and the callbacks' states."""
-    return ocp.PyTreeCheckpointer().restore(os.path.join(workdir, "checkpoints", f"step_{step:08d}"))
+    return saved_checkpoints.read_arrays(os.path.join(workdir, "checkpoints"), step)
 
 
 def validation_curves(workdir: str) -> dict[str, dict[int, float]]:
@@ -138,14 +134,14 @@ def test_killed_twice_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path) -
     assert int(resumed.group(1)) >= epoch2_end
     # What this test is about: run A's best state came before the last interruption, so only the
     # early stopping state saved in the checkpoint can bring it back at the end.
-    best_a = read_json(os.path.join(workdir_a, "checkpoints", "index.json"))["best"]
+    best_a = saved_checkpoints.read_index(os.path.join(workdir_a, "checkpoints"))["best"]
     assert best_a <= int(resumed.group(1)), f"run A's best step {best_a} is after the resumed step"
 
-    # The work directory is whole: valid JSON, every step_N a complete checkpoint in the index.
+    # The work directory is whole: valid JSON, every step_N a complete checkpoint with its metadata.
     metrics_a = read_json(os.path.join(workdir_a, "metrics.json"))
     metrics_b = read_json(os.path.join(workdir_b, "metrics.json"))
-    index_a = read_json(os.path.join(workdir_a, "checkpoints", "index.json"))
-    index_b = read_json(os.path.join(workdir_b, "checkpoints", "index.json"))
+    index_a = saved_checkpoints.read_index(os.path.join(workdir_a, "checkpoints"))
+    index_b = saved_checkpoints.read_index(os.path.join(workdir_b, "checkpoints"))
     steps = checkpoint_steps(workdir_b)
     assert steps == [entry["step"] for entry in index_b["checkpoints"]]
     for step in steps:
@@ -154,11 +150,7 @@ def test_killed_twice_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path) -
     # The same result as the uninterrupted run.
     assert steps == checkpoint_steps(workdir_a)
     # Steps, best step, its metric and what the callbacks remembered (early stopping's best score).
-    # Checksums are of orbax's files, whose names differ between runs: compare the rest.
-    for index in (index_a, index_b):
-        for entry in index["checkpoints"]:
-            assert entry.pop("files")
-    assert_trees_close(index_b, index_a, "checkpoints/index.json")
+    assert_trees_close(index_b, index_a, "checkpoints/step_*/formed/metadata")
     for step in steps:
         checkpoint_a, checkpoint_b = restore_checkpoint(workdir_a, step), restore_checkpoint(workdir_b, step)
         assert_trees_close(checkpoint_b, checkpoint_a, f"checkpoint {step}")

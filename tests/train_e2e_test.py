@@ -20,6 +20,7 @@ import pytest
 from tensorboard.backend.event_processing import event_accumulator
 from tensorboard.util import tensor_util
 
+import saved_checkpoints
 import train_binary
 from formed.training.testing import TensorBoardServer
 
@@ -91,14 +92,14 @@ def test_workdir_has_config_data_checkpoints_and_metrics(run: dict[str, object])
     assert os.path.isfile(os.path.join(workdir, "data", "datamodule.json"))
 
     checkpoints = os.path.join(workdir, "checkpoints")
-    index = _read_json(os.path.join(checkpoints, "index.json"))
+    index = saved_checkpoints.read_index(checkpoints)  # the steps' formed/metadata
     steps = sorted(int(name[len("step_") :]) for name in os.listdir(checkpoints) if re.fullmatch(r"step_\d+", name))
     assert steps == sorted(entry["step"] for entry in index["checkpoints"])
     assert LAST_STEP in steps
     assert index["best"] in steps and index["best"] in EVAL_STEPS
     # keep_last=2 plus the best.
     assert 2 <= len(steps) <= 3, steps
-    expected_names = {"index.json", *(f"step_{step:08d}" for step in steps)}
+    expected_names = {f"step_{step:08d}" for step in steps}
     assert set(os.listdir(checkpoints)) == expected_names
 
     metrics = _read_json(os.path.join(workdir, "metrics.json"))

@@ -8,24 +8,20 @@ to resume" and exit status 130.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 
 import pytest
 
+import saved_checkpoints
 import train_binary
 
 FLAGS = ("--config.trainer.max_epochs=40",)
 
 
 def _recorded_steps(workdir: str) -> list[int]:
-    try:
-        with open(os.path.join(workdir, "checkpoints", "index.json"), encoding="utf-8") as file:
-            return [entry["step"] for entry in json.load(file)["checkpoints"]]
-    except (OSError, ValueError):
-        return []
+    return saved_checkpoints.committed_steps(os.path.join(workdir, "checkpoints"))
 
 
 def _read(path: str) -> str:

@@ -208,9 +208,10 @@ class EarlyStoppingCallback(FlaxTrainingCallback):
         directory: where the best state is saved; the `train` binary and the ``flax::train``
             workflow step set ``<work directory>/best`` (through `set_workdir`).
 
-    The best model is saved once per improvement: with a directory, as a checkpoint there (one
-    orbax write through `CheckpointDirectory`, the older best pruned), so a crash after an
-    improvement does not lose it and the training checkpoints do not carry a second copy of it;
+    The best model is saved once per improvement: with a directory, as a checkpoint there (an
+    asynchronous orbax save through `CheckpointDirectory`, which keeps the latest step only), so a
+    crash after an improvement does not lose it and the training checkpoints do not carry a
+    second copy of it;
     without one (plain Python), as a copy in host memory. ``on_training_end`` returns the best
     state (whether training stopped early or ran all epochs).
     """
@@ -229,6 +230,7 @@ class EarlyStoppingCallback(FlaxTrainingCallback):
         self.best_state: TrainState | None = None
         self.evaluations_without_improvement = 0
         self._restored = False
+        self._best_checkpoints: Any = None  # the CheckpointDirectory of `directory`, once used
 
     def set_workdir(self, workdir: str) -> None:
         """Saves the best state under ``<workdir>/best`` unless a directory was given."""
@@ -268,7 +270,7 @@ class EarlyStoppingCallback(FlaxTrainingCallback):
         if improved is not None:
             value, self.best_score = improved
             self.best_step = getattr(trainer, "global_step", None)
-            self._save_best(trainer.distributor.unreplicate(state), {self.metric_name: value})
+            self._save_best(trainer, state, {self.metric_name: value})
             self.evaluations_without_improvement = 0
             return
         self.evaluations_without_improvement += 1
@@ -278,27 +280,32 @@ class EarlyStoppingCallback(FlaxTrainingCallback):
                 f"{self.metric_name} has not improved for {self.patience} evaluations (best {best} at step {self.best_step})"
             )
 
-    def _save_best(self, state: TrainState, metrics: dict[str, float]) -> None:
-        """Saves `state` (this process's copy) as the best so far."""
-        if self.directory is None:
-            # A host copy: the device buffers of `state` may be donated to the next step.
-            self.best_state = jax.device_get(state)
-            return
+    def _best_directory(self) -> Any:
+        """The `CheckpointDirectory` of `directory` (kept open: the next save and the end of
+        training wait for the save in progress)."""
         from formed.training.checkpoints import CheckpointDirectory  # checkpoints imports this module
 
-        best = CheckpointDirectory(self.directory)
-        best.save(state, self.best_step or 0, metrics, best=True)
-        best.prune(keep_last=1)
+        assert self.directory is not None
+        if self._best_checkpoints is None or self._best_checkpoints.directory != os.path.abspath(self.directory):
+            self._best_checkpoints = CheckpointDirectory(self.directory, keep_last=1)
+        return self._best_checkpoints
+
+    def _save_best(self, trainer: FlaxTrainer, state: TrainState, metrics: dict[str, float]) -> None:
+        """Saves `state` as the best so far."""
+        if self.directory is None:
+            # A host copy: the device buffers of `state` may be donated to the next step.
+            self.best_state = jax.device_get(trainer.distributor.unreplicate(state))
+            return
+        from formed.training.checkpoints import saveable_state
+
+        self._best_directory().save(saveable_state(trainer.distributor, state), self.best_step or 0, metrics, best=True)
 
     def on_training_end(self, trainer: FlaxTrainer, model: nnx.Module, state: TrainState) -> TrainState | None:
         if self.directory is not None and self.best_step is not None:
-            from formed.training.checkpoints import CheckpointDirectory
-
-            best = CheckpointDirectory(self.directory)
-            saved = best.read_index()
-            recorded = [entry["step"] for entry in saved["checkpoints"]]
+            best = self._best_directory()
+            recorded = best.recorded_steps()  # waits for the save in progress
             if recorded:
-                return best.restore(state, self.best_step if self.best_step in recorded else saved["best"])
+                return best.restore(state, self.best_step if self.best_step in recorded else recorded[-1])
         if self.best_state is None:
             return None
         return jax.device_put(copy.copy(self.best_state))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -56,6 +57,17 @@ def test_checkpoints_by_name_or_step_and_clear_errors(trained: dict, tmp_path) -
         load_model(tmp_path / "nothing")
     with pytest.raises(ValueError, match="neither a run directory"):
         load_model(tmp_path)
+
+
+def test_a_run_of_the_previous_checkpoint_layout_is_refused_with_a_message(trained: dict, tmp_path) -> None:
+    from formed.training import CheckpointError
+
+    old = str(tmp_path / "old")
+    shutil.copytree(trained["workdir"], old)
+    with open(os.path.join(old, "checkpoints", "index.json"), "w", encoding="utf-8") as file:
+        json.dump({"checkpoints": [], "best": None}, file)  # what formed wrote before orbax's CheckpointManager
+    with pytest.raises(CheckpointError, match=r"holds checkpoints of an older formed version .*train in a new work directory"):
+        load_model(old)
 
 
 def test_predictions_keep_input_order_and_compile_once_per_length_bucket(trained: dict) -> None:

@@ -280,7 +280,8 @@ def run(
         WorkdirInUseError: if another process is training in `workdir`.
         ValueError: for data that the fields cannot use (naming file, line and column), a config
             or data that changed since the work directory was trained.
-        CheckpointError: if no checkpoint is intact, or the checkpoint index is lost.
+        CheckpointError: if no checkpoint is intact, or the checkpoints are of an older formed
+            version (an index.json beside them).
         NonFiniteLossError: if the training loss becomes NaN or infinite.
         TrainingInterrupted: on Ctrl-C, naming the step to resume from.
     """

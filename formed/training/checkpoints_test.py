@@ -52,7 +52,7 @@ def test_save_restore_and_prune_keep_last_and_best(tmp_path):
         directory.save(state.replace(step=state.step + step), step, {"accuracy": step / 10}, best=step == 2)
         directory.prune(keep_last=2)
     assert directory.steps() == [2, 3, 4]
-    index = json.loads((tmp_path / "checkpoints" / "index.json").read_text())
+    index = directory.read_index()  # from the steps' formed/metadata (the layout has no index file)
     assert index["best"] == 2 and [entry["step"] for entry in index["checkpoints"]] == [2, 3, 4]
     assert int(directory.restore(_state()).step) == 4
     assert int(directory.restore(_state(), step=2).step) == 2
@@ -197,9 +197,11 @@ def _resume(directory, records, checkpoint_metric):
 
 
 def test_a_kill_after_any_write_of_the_best_step_resumes_to_the_same_directory(tmp_path, monkeypatch):
-    """The best step's save is several writes (orbax's step directory, the index, the pruning);
-    a kill after any one of them, then a rerun, ends with the same kept steps, the same best step
-    and the same final parameters as a run never killed."""
+    """The best step's save is several writes (orbax's temporary step directory with its
+    checksums, its commit by renaming, the deletion of the steps it replaces); a kill after any
+    one of them, then a rerun, ends with the same kept steps, the same best step and the same
+    final parameters as a run never killed. The writes run in orbax's background threads: the
+    kill stops them there, and the step loop stops when it next waits for the save."""
     from formed.training import checkpoints as checkpoints_module
 
     records = make_records(80)  # 5 steps per epoch; evaluations at 5, 10 (the best), 15, 20
@@ -210,13 +212,23 @@ def test_a_kill_after_any_write_of_the_best_step_resumes_to_the_same_directory(t
     expected = CheckpointDirectory(str(tmp_path / "a"))
     assert expected.read_index()["best"] == 10 and expected.steps() == [10, 18, 20]
 
+    from orbax.checkpoint._src.checkpointers import async_checkpointer
+    from orbax.checkpoint._src.path import deleter
+
     writes_of_step_10 = []
-    trainer_ref: list[FlaxTrainer] = []
+    saving = [None]  # the step of the save in progress (its writes happen while training goes on)
+
+    def recording(save):
+        def wrapped(self, step, *args, **kwargs):
+            saving[0] = step
+            return save(self, step, *args, **kwargs)
+
+        return wrapped
 
     def killing(write, kill_after):
         def wrapped(*args, **kwargs):
             result = write(*args, **kwargs)
-            if trainer_ref and trainer_ref[0].global_step == 10:
+            if saving[0] == 10:
                 writes_of_step_10.append(write.__name__)
                 if len(writes_of_step_10) == kill_after:
                     raise Killed(write.__name__)
@@ -229,11 +241,16 @@ def test_a_kill_after_any_write_of_the_best_step_resumes_to_the_same_directory(t
         directory = str(tmp_path / f"b{kill_after}")
         writes_of_step_10.clear()
         with monkeypatch.context() as patch:
-            patch.setattr(checkpoints_module, "_write_json_atomically", killing(checkpoints_module._write_json_atomically, kill_after))
-            patch.setattr(checkpoints_module.shutil, "rmtree", killing(checkpoints_module.shutil.rmtree, kill_after))
-            patch.setattr(ocp.PyTreeCheckpointer, "save", killing(ocp.PyTreeCheckpointer.save, kill_after))
+            patch.setattr(ocp.CheckpointManager, "save", recording(ocp.CheckpointManager.save))
+            patch.setattr(
+                checkpoints_module.CheckpointDirectory,
+                "_write_checksums",
+                killing(checkpoints_module.CheckpointDirectory._write_checksums, kill_after),
+            )
+            patch.setattr(async_checkpointer, "_on_commit_callback", killing(async_checkpointer._on_commit_callback, kill_after))
+            patch.setattr(deleter.StandardCheckpointDeleter, "delete", killing(deleter.StandardCheckpointDeleter.delete, kill_after))
+            saving[0] = None
             trainer = _early_stopping_run(directory, records, checkpoint_metric=metric)
-            trainer_ref[:] = [trainer]
             try:
                 trainer.train(TinyClassifier(), records, records)
             except Killed:
@@ -253,8 +270,8 @@ def test_a_kill_after_any_write_of_the_best_step_resumes_to_the_same_directory(t
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7, err_msg=f"killed after {after}")
         assert not [name for name in os.listdir(directory) if "tmp" in name], f"killed after {after}"
         kill_after += 1
-    # The orbax save, the index write, the index write of pruning, two deleted steps (5 and 6).
-    assert kill_after - 1 == 5, writes_of_step_10
+    # The step's files with their checksums, its commit, two deleted steps (5 and 6).
+    assert kill_after - 1 == 4, writes_of_step_10
 
 
 def _saved_directory(tmp_path, steps=(1, 2, 3)):
@@ -262,17 +279,19 @@ def _saved_directory(tmp_path, steps=(1, 2, 3)):
     state = _state()
     for step in steps:
         directory.save(state.replace(step=state.step + step), step, {"accuracy": step / 10}, best=step == 1)
+    directory.wait()  # saving is asynchronous: the files are read below
     return directory
 
 
 def _largest_file(path):
-    files = [os.path.join(root, name) for root, _, names in os.walk(path) for name in names]
+    """The largest of orbax's files (not formed's checksums.json)."""
+    files = [os.path.join(root, name) for root, _, names in os.walk(path) for name in names if name != "checksums.json"]
     return max(files, key=os.path.getsize)
 
 
 def test_damaged_checkpoints_fall_back_to_the_newest_intact_one(tmp_path, caplog):
     directory = _saved_directory(tmp_path)
-    assert set(directory.read_index()["checkpoints"][0]["files"])  # checksums recorded at save
+    assert json.loads(open(os.path.join(directory.path(1), "checksums.json")).read())  # checksums recorded at save
     # Bit rot in step 3 (64 flipped bytes), a truncated file in step 2.
     with open(_largest_file(directory.path(3)), "r+b") as file:
         data = bytearray(file.read())
@@ -300,38 +319,55 @@ def test_no_intact_checkpoint_stops_naming_the_directory_to_remove(tmp_path):
 
 
 def test_altered_arrays_that_are_not_finite_are_detected(tmp_path):
+    from formed.training.checkpoints import file_checksums
+
     directory = _saved_directory(tmp_path, steps=(1,))
-    entry = directory.read_index()
-    entry["checkpoints"][0].pop("files")  # as if written before checksums: the finite check remains
-    (tmp_path / "checkpoints" / "index.json").write_text(json.dumps(entry))
-    tree = ocp.PyTreeCheckpointer().restore(directory.path(1))
-    first_float = next(k for k, v in tree["state"].items() if np.issubdtype(np.asarray(v).dtype, np.floating))
-    tree["state"][first_float] = np.full_like(np.asarray(tree["state"][first_float]), np.nan)
-    shutil.rmtree(directory.path(1))
-    ocp.PyTreeCheckpointer().save(directory.path(1), tree)
-    with pytest.raises(CheckpointError, match=r"array\(s\) hold NaN or inf, e.g. state/" + first_float):
+    params = os.path.join(directory.path(1), "params")
+    tree = ocp.PyTreeCheckpointer().restore(params)  # readable with orbax alone, by the parameters' paths
+    tree["hidden"]["kernel"] = np.full_like(np.asarray(tree["hidden"]["kernel"]), np.nan)
+    shutil.rmtree(params)
+    ocp.PyTreeCheckpointer().save(params, tree)
+    # Checksums recomputed after the change, so that only the finite check remains.
+    checksums = os.path.join(directory.path(1), "checksums.json")
+    os.remove(checksums)
+    recomputed = file_checksums(directory.path(1), exclude=["_CHECKPOINT_METADATA"])
+    with open(checksums, "w") as file:
+        json.dump(recomputed, file)
+    with pytest.raises(CheckpointError, match=r"array\(s\) hold NaN or inf, e.g. params/hidden/kernel"):
         directory.restore(_state())
 
 
-def test_a_missing_or_unreadable_index_is_an_error_saying_what_is_lost(tmp_path):
-    directory = _saved_directory(tmp_path, steps=(1, 2))
-    index_path = tmp_path / "checkpoints" / "index.json"
-    text = index_path.read_text()
-    index_path.write_text(text[: len(text) // 2])
-    with pytest.raises(CheckpointError) as truncated:
-        directory.latest_step()
-    assert str(index_path) in str(truncated.value) and "is unreadable (line" in str(truncated.value)
-    index_path.unlink()
-    with pytest.raises(CheckpointError) as missing:
-        directory.restore(_state())
-    message = str(missing.value)
-    assert f"{index_path} is missing" in message and "callbacks' states" in message and "best checkpoint" in message
-    assert "step_00000001, step_00000002" in message and f"remove {tmp_path / 'checkpoints'}" in message
-    with pytest.raises(CheckpointError):  # and a new save does not overwrite what is left
-        directory.save(_state(), 3)
-    # A fresh directory writes its (empty) index before the first step.
-    fresh = CheckpointDirectory(str(tmp_path / "fresh"))
-    assert fresh.read_index() == {"checkpoints": [], "best": None}
+def test_a_missing_or_unreadable_checksum_file_makes_its_step_damaged(tmp_path, caplog):
+    """The layout has no index to lose: each step carries its own checksums (written before orbax
+    commits the step). A step whose checksum file is truncated or gone is not trusted."""
+    directory = _saved_directory(tmp_path, steps=(1, 2, 3))
+    checksums = os.path.join(directory.path(3), "checksums.json")
+    text = open(checksums).read()
+    with open(checksums, "w") as file:
+        file.write(text[: len(text) // 2])
+    os.remove(os.path.join(directory.path(2), "checksums.json"))
+    with caplog.at_level("WARNING"):
+        assert int(directory.restore(_state()).step) == 1
+    warnings = "\n".join(record.getMessage() for record in caplog.records)
+    assert f"step_00000003 (step 3) is damaged: {checksums} is unreadable" in warnings
+    assert f"step_00000002 (step 2) is damaged: {directory.path(2)}/checksums.json is missing" in warnings
+    assert directory.steps() == [1]
+    # A fresh directory has no steps and no best.
+    assert CheckpointDirectory(str(tmp_path / "fresh")).read_index() == {"checkpoints": [], "best": None}
+
+
+def test_a_directory_of_the_previous_layout_is_refused_with_what_to_do(tmp_path):
+    old = tmp_path / "checkpoints"
+    (old / "step_00000004").mkdir(parents=True)
+    (old / "index.json").write_text(json.dumps({"checkpoints": [{"step": 4, "metrics": {}}], "best": 4}))
+    directory = CheckpointDirectory(str(old))
+    for attempt in (directory.latest_step, lambda: directory.restore(_state()), lambda: directory.save(_state(), 5)):
+        with pytest.raises(CheckpointError) as error:
+            attempt()
+        message = str(error.value)
+        assert f"{old} holds checkpoints of an older formed version ({old / 'index.json'})" in message
+        assert f"remove {old} to train from scratch" in message
+    assert sorted(os.listdir(old)) == ["index.json", "step_00000004"]  # nothing deleted or written
 
 
 def test_a_state_that_is_not_finite_is_never_saved(tmp_path):
@@ -344,11 +380,120 @@ def test_a_state_that_is_not_finite_is_never_saved(tmp_path):
 
 
 def test_a_failed_write_is_one_line_naming_the_step_and_the_cause(tmp_path, monkeypatch):
-    def disk_full(self, path, tree):
+    def disk_full(self, step, *args, **kwargs):
         raise ValueError("tensorstore failure") from OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(ocp.PyTreeCheckpointer, "save", disk_full)
+    monkeypatch.setattr(ocp.CheckpointManager, "save", disk_full)
     directory = CheckpointDirectory(str(tmp_path / "checkpoints"))
     with pytest.raises(CheckpointError) as error:
         directory.save(_state(), 250)
     assert str(error.value) == f"cannot write checkpoint step_00000250 in {tmp_path / 'checkpoints'}: No space left on device"
+
+
+def test_a_failed_background_write_is_reported_when_waited_for(tmp_path, monkeypatch):
+    """Saving is asynchronous: a write that fails in orbax's background thread is reported, one
+    line naming the step and the cause, by the next save, `wait` or read; nothing half-written
+    is left as a step."""
+
+    def disk_full(self):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(CheckpointDirectory, "_write_checksums", disk_full)
+    directory = CheckpointDirectory(str(tmp_path / "checkpoints"))
+    directory.save(_state(), 250)
+    with pytest.raises(CheckpointError) as error:
+        directory.save(_state(), 260)
+    assert str(error.value) == f"cannot write checkpoint step_00000250 in {tmp_path / 'checkpoints'}: No space left on device"
+    assert directory.steps() == []
+
+
+def test_each_item_is_named_and_readable_with_orbax_alone(tmp_path):
+    """Parameters by their paths, optimizer state, RNG state, step, callback arrays, and the JSON
+    formed needs: each an orbax item of the step directory."""
+    directory = CheckpointDirectory(str(tmp_path / "checkpoints"))
+    state = _state()
+    best_state = jax.device_get(_state(seed=1))
+    directory.save(state, 7, {"accuracy": 0.5}, {"1:EarlyStoppingCallback": {"best_state": best_state, "best_step": 5}}, best=True)
+    directory.wait()
+    path = directory.path(7)
+    assert set(os.listdir(path)) == {
+        "params", "opt_state", "model_state", "step", "callback_states", "formed", "checksums.json",
+        "_CHECKPOINT_METADATA", "commit_success.txt",  # orbax's own
+    }
+    with ocp.PyTreeCheckpointer() as checkpointer:
+        params = checkpointer.restore(os.path.join(path, "params"))
+        opt_state = checkpointer.restore(os.path.join(path, "opt_state"))
+        model_state = checkpointer.restore(os.path.join(path, "model_state"))
+        callbacks = checkpointer.restore(os.path.join(path, "callback_states"))
+    np.testing.assert_array_equal(params["hidden"]["kernel"], state.params["hidden"]["kernel"][...])
+    assert set(opt_state["0"]) == {"count", "mu", "nu"}  # adam's, by the same paths as the parameters
+    assert set(opt_state["0"]["mu"]["out"]) == {"kernel", "bias"}
+    np.testing.assert_array_equal(
+        model_state["0"]["dropout"]["rngs"]["key"], jax.random.key_data(state.additional_states[0]["dropout"]["rngs"]["key"][...])
+    )
+    saved_best = callbacks["1:EarlyStoppingCallback"]["best_state"]["params"]["out"]["bias"]
+    np.testing.assert_array_equal(saved_best, best_state.params["out"]["bias"][...])
+    metadata = json.loads(open(os.path.join(path, "formed", "metadata")).read())
+    assert metadata["metrics"] == {"accuracy": 0.5} and metadata["best"] is True
+    assert metadata["callbacks"]["1:EarlyStoppingCallback"]["best_step"] == 5
+    # And formed restores all of it.
+    restored, callback_states = directory.restore_with_callbacks(_state(seed=2))
+    np.testing.assert_array_equal(restored.params["hidden"]["kernel"][...], state.params["hidden"]["kernel"][...])
+    restored_best = callback_states["1:EarlyStoppingCallback"]["best_state"]
+    np.testing.assert_array_equal(restored_best.params["out"]["bias"][...], best_state.params["out"]["bias"][...])
+
+
+def test_saving_returns_before_the_files_are_written_and_wait_waits_for_them(tmp_path, monkeypatch):
+    """Asynchronous saving: `save` returns while orbax writes in the background (held here until
+    the test releases it); the step appears, whole, only after the write; `wait` waits for it."""
+    import threading
+
+    from formed.training import checkpoints as checkpoints_module
+
+    release, writing = threading.Event(), threading.Event()
+    write_checksums = checkpoints_module.CheckpointDirectory._write_checksums
+
+    def held(self):
+        writing.set()
+        assert release.wait(timeout=60)
+        write_checksums(self)
+
+    monkeypatch.setattr(checkpoints_module.CheckpointDirectory, "_write_checksums", held)
+    directory = CheckpointDirectory(str(tmp_path / "checkpoints"), keep_last=2, metric="+accuracy")
+    state = _state()
+    directory.save(state, 1, {"accuracy": 0.9}, best=True)
+    assert writing.wait(timeout=60)  # the files are being written in the background...
+    assert directory.steps() == []  # ...under orbax's temporary name: no step yet
+    assert [name for name in os.listdir(tmp_path / "checkpoints") if name.startswith("step_00000001.orbax-checkpoint-tmp")]
+    release.set()
+    directory.wait()
+    assert directory.steps() == [1]
+    # The latest 2 and the best by +accuracy are kept (orbax's LatestN and BestN together).
+    for step, accuracy in ((2, 0.5), (3, None), (4, None)):
+        directory.save(state, step, {"accuracy": accuracy} if accuracy else None, best=False)
+    directory.wait()
+    assert directory.steps() == [1, 3, 4] and directory.best_step() == 1
+
+
+def test_a_ctrl_c_during_orbax_save_is_delivered_when_the_save_returns(tmp_path, monkeypatch):
+    """A KeyboardInterrupt inside orbax's save would leave its background threads waiting for
+    the rest of it (and the process hanging at exit): the interrupt comes right after instead,
+    with the step written whole."""
+    import signal
+
+    save = ocp.CheckpointManager.save
+    inside = []
+
+    def interrupted_save(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while orbax saves
+        inside.append("save went on")
+        return save(self, *args, **kwargs)
+
+    monkeypatch.setattr(ocp.CheckpointManager, "save", interrupted_save)
+    directory = CheckpointDirectory(str(tmp_path / "checkpoints"))
+    with pytest.raises(KeyboardInterrupt):
+        directory.save(_state(), 3)
+    assert inside == ["save went on"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    directory.wait()
+    assert directory.steps() == [3] and directory.damage(3) is None

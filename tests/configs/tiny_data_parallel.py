@@ -8,7 +8,8 @@ depend on how it is split, and runs over different device counts could not be co
 
 A test stands in for a crash with ``FORMED_TEST_KILL_AT_STEP=N`` in a process's environment:
 that process SIGKILLs itself at the end of step N (after the compiled step of N was started,
-with the checkpoint of step N - 1 written when N is odd: the interval is 2).
+with the checkpoint of step N - 1 written when N is odd: the interval is 2; checkpoints are
+saved in the background, so it waits for that one to be written first).
 """
 
 import importlib.util
@@ -17,7 +18,7 @@ import signal
 
 import ml_collections
 
-from formed.training import FlaxTrainingCallback
+from formed.training import CheckpointCallback, FlaxTrainingCallback
 
 
 def _tiny_classifier():
@@ -35,6 +36,9 @@ class KillAtStep(FlaxTrainingCallback):
     def on_batch_end(self, trainer, model, state, epoch, output):
         step = os.environ.get("FORMED_TEST_KILL_AT_STEP")
         if step and trainer.global_step == int(step):
+            for callback in trainer.callbacks:
+                if isinstance(callback, CheckpointCallback):
+                    callback.checkpoints.wait()
             os.kill(os.getpid(), signal.SIGKILL)
 
 
