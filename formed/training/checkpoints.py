@@ -328,7 +328,7 @@ def _array_items(arrays: Arrays) -> dict[str, Any]:
 def _restore_tree(path: str) -> Any:
     """An orbax tree item read as host (numpy) arrays, whatever devices wrote it."""
     directory = pathlib.Path(path)
-    metadata = ocp.PyTreeCheckpointHandler().metadata(directory)  # type: ignore[arg-type]  # any path object
+    metadata = ocp.PyTreeCheckpointHandler().metadata(directory)  # any path object (epath.Path or pathlib.Path)
     tree = getattr(metadata, "tree", metadata)
     restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree)
     with ocp.PyTreeCheckpointer() as checkpointer:
