@@ -351,12 +351,12 @@ class CheckpointDirectory:
         metric: a metric with its sign (``"-loss"``, ``"+accuracy"``): the best step by it is kept
             too (orbax's `BestN` over the steps saved with ``best=True``).
 
-    >>> directory = CheckpointDirectory("/tmp/run/checkpoints", keep_last=2, metric="+accuracy")
-    >>> directory.save(state, 120, {"accuracy": 0.91}, best=True)  # returns before the files are written
-    '/tmp/run/checkpoints/step_00000120'
-    >>> directory.wait()  # the files are written, the checksums too; older steps are deleted
-    >>> directory.steps(), directory.best_step()
-    ([60, 120], 120)
+    Example::
+
+        directory = CheckpointDirectory("/tmp/run/checkpoints", keep_last=2, metric="+accuracy")
+        directory.save(state, 120, {"accuracy": 0.91}, best=True)  # returns before the files are written
+        directory.wait()  # the files are written, the checksums too; older steps are deleted
+        directory.steps(), directory.best_step()  # ([60, 120], 120)
     """
 
     def __init__(self, directory: str, keep_last: int | None = None, metric: str | None = None) -> None:
