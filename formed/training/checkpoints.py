@@ -571,6 +571,12 @@ class CheckpointDirectory:
         except Exception as error:  # orbax wraps OS errors in its own
             self._writing = None
             raise CheckpointError(f"cannot write checkpoint {name} in {self.directory}: {_root_cause(error)}") from None
+        if jax.process_count() > 1:
+            # Over several processes orbax's background commit waits at a barrier of every
+            # process while their main threads go on to the training step's collectives; in
+            # this orbax version the two can meet in a different order on each process and
+            # deadlock (seen in 2-process runs). There the save waits for its commit.
+            self.wait()
         return self.path(step)
 
     def damage(self, step: int) -> str | None:
