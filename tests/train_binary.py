@@ -96,12 +96,11 @@ def poll(
         time.sleep(interval_s)
 
 
-def kill_when(
+def wait_while_running(
     process: subprocess.Popen[bytes], log_path: str, condition: Callable[[], object], what: str, timeout_s: float = RUN_TIMEOUT_S
-) -> None:
-    """SIGKILLs `process` (a run started with its output in `log_path`) as soon as `condition()`
-    holds; fails, showing the log, if the run ends by itself first (it would not have been
-    interrupted). The process is reaped either way."""
+) -> object:
+    """Waits until `condition()` holds, as `poll` does, for a run started with its output in
+    `log_path`; fails at once, showing the log, if the run ends first."""
 
     def ready() -> object:
         if process.poll() is not None:
@@ -109,8 +108,17 @@ def kill_when(
                 raise AssertionError(f"the run ended ({process.returncode}) before {what}:\n{log.read()}")
         return condition()
 
+    return poll(ready, timeout_s, what=what)
+
+
+def kill_when(
+    process: subprocess.Popen[bytes], log_path: str, condition: Callable[[], object], what: str, timeout_s: float = RUN_TIMEOUT_S
+) -> None:
+    """SIGKILLs `process` (a run started with its output in `log_path`) as soon as `condition()`
+    holds; fails, showing the log, if the run ends by itself first (it would not have been
+    interrupted). The process is reaped either way."""
     try:
-        poll(ready, timeout_s, what=what)
+        wait_while_running(process, log_path, condition, what, timeout_s)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     finally:

@@ -17,7 +17,8 @@ import pytest
 import saved_checkpoints
 import train_binary
 
-FLAGS = ("--config.trainer.max_epochs=40",)
+# Runs A and C are stopped from outside (A killed, C interrupted): they must not finish first.
+FLAGS = ("--config.trainer.max_epochs=100000",)
 
 
 def _recorded_steps(workdir: str) -> list[int]:
@@ -36,7 +37,7 @@ def runs(tmp_path_factory):
     flags = train_binary.tiny_flags(workdir, *FLAGS)
     a = train_binary.start_train(*flags, log_path=str(tmp / "a.log"))
     try:
-        train_binary.poll(lambda: _recorded_steps(workdir), timeout_s=train_binary.RUN_TIMEOUT_S, what="A's first checkpoint")
+        train_binary.wait_while_running(a, str(tmp / "a.log"), lambda: _recorded_steps(workdir), what="A's first checkpoint")
         b = train_binary.run_train(*flags, check=False)
     finally:
         a.kill()
@@ -45,8 +46,8 @@ def runs(tmp_path_factory):
     killed_at = max(_recorded_steps(workdir))
     c = train_binary.start_train(*flags, log_path=str(tmp / "c.log"))
     try:
-        train_binary.poll(
-            lambda: max(_recorded_steps(workdir)) > killed_at, timeout_s=train_binary.RUN_TIMEOUT_S, what="C's first checkpoint"
+        train_binary.wait_while_running(
+            c, str(tmp / "c.log"), lambda: max(_recorded_steps(workdir)) > killed_at, what="C's first checkpoint"
         )
         c.send_signal(signal.SIGINT)
         c_status = c.wait(timeout=120)
