@@ -6,7 +6,7 @@ This is the public API of `//formed/training`; other packages import from here o
 
 from formed.training._callbacks import EarlyStoppingCallback, EvaluationCallback, FlaxTrainingCallback
 from formed.training._config_changes import config_changes, describe_changes
-from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory, CheckpointError
+from formed.training._checkpoints import CheckpointCallback, CheckpointDirectory, CheckpointError
 from formed.training._distributed import ProcessGroupError, initialize_processes
 from formed.training._distributors import BaseDistributor, DataParallelDistributor, SingleDeviceDistributor
 from formed.training._ema import ema_init, ema_update

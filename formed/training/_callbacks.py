@@ -283,7 +283,7 @@ class EarlyStoppingCallback(FlaxTrainingCallback):
     def _best_directory(self) -> Any:
         """The `CheckpointDirectory` of `directory` (kept open: the next save and the end of
         training wait for the save in progress)."""
-        from formed.training.checkpoints import CheckpointDirectory  # checkpoints imports this module
+        from formed.training._checkpoints import CheckpointDirectory  # checkpoints imports this module
 
         assert self.directory is not None
         if self._best_checkpoints is None or self._best_checkpoints.directory != os.path.abspath(self.directory):
@@ -296,7 +296,7 @@ class EarlyStoppingCallback(FlaxTrainingCallback):
             # A host copy: the device buffers of `state` may be donated to the next step.
             self.best_state = jax.device_get(trainer.distributor.unreplicate(state))
             return
-        from formed.training.checkpoints import saveable_state
+        from formed.training._checkpoints import saveable_state
 
         self._best_directory().save(saveable_state(trainer.distributor, state), self.best_step or 0, metrics, best=True)
 

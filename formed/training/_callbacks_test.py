@@ -8,7 +8,7 @@ from formed.training._callbacks import EarlyStoppingCallback, EvaluationCallback
 from formed.training._engine import DefaultFlaxTrainingEngine
 from formed.training._exceptions import StopEarly
 from formed.training._metrics import MulticlassAccuracy
-from formed.training.checkpoints import CheckpointCallback
+from formed.training._checkpoints import CheckpointCallback
 from formed.training.testing import TinyClassifier, list_loader, make_records, params_of
 from formed.training._trainer import FlaxTrainer
 

@@ -13,7 +13,7 @@ from formed.core import from_config
 from formed.data import BasicBatchSampler, DataLoader
 from formed.training.testing import TinyClassifier, TinyEquinoxClassifier, collate, list_loader, make_records, params_of
 from formed.training._callbacks import EarlyStoppingCallback, EvaluationCallback, FlaxTrainingCallback
-from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory
+from formed.training._checkpoints import CheckpointCallback, CheckpointDirectory
 from formed.training._engine import FlaxTrainingEngine
 from formed.training._equinox_engine import EquinoxTrainingEngine, EquinoxTrainState
 from formed.training._metrics import MulticlassAccuracy

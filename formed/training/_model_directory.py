@@ -39,7 +39,7 @@ from formed.training._json_files import directory_written_atomically, write_json
 from formed.training._model_formats import format_named, format_of
 from formed.training._predictor import Predictor
 from formed.training._run import build_model, build_trainer, model_base_for, model_base_of
-from formed.training.checkpoints import CheckpointDirectory
+from formed.training._checkpoints import CheckpointDirectory
 
 MODEL_FILE = "formed_model.json"
 LAYOUT = 1

@@ -3,7 +3,7 @@ import pytest
 from formed.core import ConfigurationError
 from formed.training._callbacks import EarlyStoppingCallback
 from formed.training._preflight import check_config_values, check_metric_names
-from formed.training.checkpoints import CheckpointCallback
+from formed.training._checkpoints import CheckpointCallback
 
 KNOWN = ("seed", "dataset", "datamodule", "model", "trainer")
 

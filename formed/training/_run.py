@@ -43,7 +43,7 @@ Reliability (what a run checks, in order, before it writes anything but its lock
 6. the metrics that callbacks watch are among those the evaluation reports (one validation
    batch is evaluated to find out);
 7. the checkpoints to resume from are intact (checksums, finite arrays; see
-   `formed.training.checkpoints`).
+   `formed.training._checkpoints`).
 
 Then training, which stops on a non-finite loss (`NonFiniteLossError`) with the last finite
 checkpoint as the latest, and on Ctrl-C (`TrainingInterrupted`) naming the step to resume from.
@@ -69,7 +69,7 @@ from formed.training._preflight import check_config_values, check_metric_names, 
 from formed.training._report import training_summary
 from formed.training._tensorboard_callback import TensorBoardCallback, write_final_summaries
 from formed.training._workdir_lock import WorkdirLock
-from formed.training.checkpoints import CheckpointDirectory
+from formed.training._checkpoints import CheckpointDirectory
 from formed.training._trainer import FlaxTrainer
 
 # Imported for their registrations (the Equinox engine, the optimizer builder).

@@ -130,7 +130,7 @@ def test_the_logged_training_loss_is_the_mean_over_the_interval():
 
 
 def test_a_loss_that_is_not_finite_stops_training_naming_the_step_and_the_epoch(tmp_path):
-    from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory
+    from formed.training._checkpoints import CheckpointCallback, CheckpointDirectory
     from formed.training._exceptions import NonFiniteLossError
 
     records = make_records(80)  # batches of 16: 5 steps per epoch

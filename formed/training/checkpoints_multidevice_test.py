@@ -19,7 +19,7 @@ import pytest  # noqa: E402
 
 from formed.training.testing import TinyClassifier, list_loader, make_records, params_of  # noqa: E402
 from formed.training._callbacks import FlaxTrainingCallback  # noqa: E402
-from formed.training.checkpoints import CheckpointCallback, CheckpointDirectory, saveable_state  # noqa: E402
+from formed.training._checkpoints import CheckpointCallback, CheckpointDirectory, saveable_state  # noqa: E402
 from formed.training._distributors import DataParallelDistributor  # noqa: E402
 from formed.training._engine import DefaultFlaxTrainingEngine  # noqa: E402
 from formed.training._trainer import FlaxTrainer  # noqa: E402

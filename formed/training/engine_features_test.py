@@ -14,7 +14,7 @@ from formed.training._callbacks import FlaxTrainingCallback
 from formed.training._engine import DefaultFlaxTrainingEngine
 from formed.training._exceptions import StopEarly
 from formed.training._optimizers import build_optimizer, learning_rate_of
-from formed.training.checkpoints import CheckpointDirectory
+from formed.training._checkpoints import CheckpointDirectory
 from formed.training.testing import TinyClassifier, list_loader, make_records, params_of
 from formed.training._trainer import FlaxTrainer
 

@@ -12,7 +12,7 @@ import pytest
 from formed.data import BasicBatchSampler, DataLoader
 from formed.training.testing import TinyClassifier, collate, list_loader, make_records, params_of
 from formed.training._callbacks import FlaxTrainingCallback
-from formed.training.checkpoints import (
+from formed.training._checkpoints import (
     CheckpointCallback,
     CheckpointError,
     CheckpointDirectory,
@@ -202,7 +202,7 @@ def test_a_kill_after_any_write_of_the_best_step_resumes_to_the_same_directory(t
     one of them, then a rerun, ends with the same kept steps, the same best step and the same
     final parameters as a run never killed. The writes run in orbax's background threads: the
     kill stops them there, and the step loop stops when it next waits for the save."""
-    from formed.training import checkpoints as checkpoints_module
+    from formed.training import _checkpoints as checkpoints_module
 
     records = make_records(80)  # 5 steps per epoch; evaluations at 5, 10 (the best), 15, 20
     metric = "+score"
@@ -319,7 +319,7 @@ def test_no_intact_checkpoint_stops_naming_the_directory_to_remove(tmp_path):
 
 
 def test_altered_arrays_that_are_not_finite_are_detected(tmp_path):
-    from formed.training.checkpoints import file_checksums
+    from formed.training._checkpoints import file_checksums
 
     directory = _saved_directory(tmp_path, steps=(1,))
     params = os.path.join(directory.path(1), "params")
@@ -448,7 +448,7 @@ def test_saving_returns_before_the_files_are_written_and_wait_waits_for_them(tmp
     the test releases it); the step appears, whole, only after the write; `wait` waits for it."""
     import threading
 
-    from formed.training import checkpoints as checkpoints_module
+    from formed.training import _checkpoints as checkpoints_module
 
     release, writing = threading.Event(), threading.Event()
     write_checksums = checkpoints_module.CheckpointDirectory._write_checksums
