@@ -344,7 +344,7 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
         leaves = distributor.mirror(steps.flatten(state))
         state = as_state(leaves)
         # Only the hooks that do something run per step, and only they make the loop build a
-        # state object per step (see `_CompiledSteps`); `state` is None until something reads it.
+        # state object per step (see `_CompiledSteps`; `as_state` builds each step's once).
         start_hooks, end_hooks = self._batch_hooks("on_batch_start"), self._batch_hooks("on_batch_end")
         progress = self._progress = ProgressBar(
             self.max_epochs * steps_per_epoch,
@@ -356,14 +356,13 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
         losses = self._losses = _LossSum(distributor, getattr(self.engine, "step_metrics", ()))
         for callback in self.callbacks:
             callback.on_training_start(self, model, state)
-        current: TrainState | None = state
         try:
             for epoch in range(start_epoch + 1, self.max_epochs + 1):
                 self.epoch = epoch
                 progress.set_description(f"epoch {epoch}/{self.max_epochs}")
                 if sampler is not None and hasattr(sampler, "set_epoch"):
                     sampler.set_epoch(epoch - 1)
-                state = current if current is not None else as_state(leaves)
+                state = as_state(leaves)
                 for callback in self.callbacks:
                     callback.on_epoch_start(self, model, state, epoch)
                 batches: Iterable[Any] = train_batches
@@ -371,28 +370,26 @@ class FlaxTrainer(Registrable, Generic[ItemT, ModelInputT, ModelOutputT, ModelPa
                     batches = itertools.islice(train_batches, skip, None)
                 for batch in batches:
                     if start_hooks:
-                        current = current if current is not None else as_state(leaves)
+                        state = as_state(leaves)
                         for callback in start_hooks:
-                            callback.on_batch_start(self, model, current, epoch)
+                            callback.on_batch_start(self, model, state, epoch)
                     leaves, output, losses.total = train_step(distributor.shard(batch), leaves, losses.total, self)
-                    current = None
                     losses.count += 1
                     self.global_step += 1
                     step = self.global_step
                     progress.update()
                     if end_hooks:
-                        current = as_state(leaves)
+                        state = as_state(leaves)
                         output = distributor.unshard(output)
                         for callback in end_hooks:
-                            callback.on_batch_end(self, model, current, epoch, output)
+                            callback.on_batch_end(self, model, state, epoch, output)
                     evaluate = self.eval_strategy == "step" and val_dataset is not None and step % self.eval_interval == 0
                     log = (self.logging_strategy == "step" and step % self.logging_interval == 0) or (
                         self.logging_first_step and step == 1
                     )
                     if evaluate or log:
-                        current = current if current is not None else as_state(leaves)
-                        self._report(model, current, val_dataset if evaluate else None, losses if log else None, progress)
-                state = current = current if current is not None else as_state(leaves)
+                        self._report(model, as_state(leaves), val_dataset if evaluate else None, losses if log else None, progress)
+                state = as_state(leaves)
                 evaluate = self.eval_strategy == "epoch" and val_dataset is not None and epoch % self.eval_interval == 0
                 log = self.logging_strategy == "epoch" and epoch % self.logging_interval == 0
                 if evaluate or log:
@@ -475,12 +472,14 @@ class _CompiledSteps:
         self.treedef = treedef
         self.donate = donate
         self.returns_output = returns_output
+        self._last_leaves: list[jax.Array] | None = None
+        self._last_state: Any = None
         engine = trainer.engine
 
         def train_step(
             inputs: Any, leaves: list[jax.Array], losses: dict[str, Any], trainer: FlaxTrainer
         ) -> tuple[list[jax.Array], Any, dict[str, Any]]:
-            state, output, metrics = engine.train_step_with_metrics(inputs, self.as_state(leaves), trainer)
+            state, output, metrics = engine.train_step_with_metrics(inputs, state_type(**static, **jax.tree.unflatten(treedef, leaves)), trainer)
             loss = trainer._loss_of(output)
             first = losses["first_nonfinite_step"]
             finite = jnp.isfinite(metrics["grad_norm"]) if "grad_norm" in metrics else jnp.asarray(True)
@@ -524,8 +523,12 @@ class _CompiledSteps:
         return jax.tree.leaves(_dynamic_fields(state))
 
     def as_state(self, leaves: list[jax.Array]) -> TrainState:
-        """The `TrainState` whose array fields are `leaves` (as `train_step` returns them)."""
-        return self.state_type(**self.static, **jax.tree.unflatten(self.treedef, leaves))
+        """The `TrainState` whose array fields are `leaves` (as `train_step` returns them); the
+        same object again for the same list, so the loop can ask for it wherever it needs it."""
+        if leaves is not self._last_leaves:
+            self._last_state = self.state_type(**self.static, **jax.tree.unflatten(self.treedef, leaves))
+            self._last_leaves = leaves
+        return self._last_state
 
 
 class _LossSum:
